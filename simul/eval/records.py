@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_STREAM", "InstanceOutput", "SourceType", "StreamOutput"]
+__all__ = ["DEFAULT_STREAM", "InstanceOutput", "SourceType", "StreamOutput", "stream_names"]
 
 SourceType = Literal["speech", "text"]
 
@@ -56,6 +56,7 @@ class InstanceOutput:
         streams: output streams by name (``"main"`` for a plain SimulEval log).
         source: the source description as logged (a path, a text, or SimulEval's soundfile info).
         extra: other fields of the log line, kept so that a rewritten log loses nothing.
+        origin: where the record came from (``"path:line"``), for error messages.
     """
 
     index: int
@@ -64,6 +65,12 @@ class InstanceOutput:
     streams: Mapping[str, StreamOutput]
     source: Any = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    origin: str | None = None
+
+    @property
+    def where(self) -> str:
+        """How error messages name this instance."""
+        return self.origin if self.origin is not None else f"instance {self.index}"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.source_length, (int, float)) and math.isfinite(self.source_length)

@@ -1,0 +1,260 @@
+"""Read and write SimulEval's ``instances.log`` (JSON lines), with simul's multi-stream extension.
+
+Why: a run scored here must be rescorable by SimulEval 1.1.4 (``simuleval --score-only``) and a
+SimulEval run must be scorable here.  A SimulEval line holds one output stream:
+
+    {"index", "prediction", "delays", "elapsed", "prediction_length", "reference",
+     "source", "source_length"}   (+ "prediction_spm" for the spm latency unit)
+
+simul keeps that line intact for its *primary* stream, names it with a ``"stream"`` key, and puts
+every other stream under ``"streams": {name: {"prediction", "delays", "elapsed", "reference"}}``.
+SimulEval ignores both keys (its ``LogInstance`` just sets them as attributes), so it rescores the
+primary stream; simul scores them all.  A plain SimulEval line becomes one stream called
+``"main"``.
+
+Whether the source was speech (delays in ms) or text (delays in source tokens) is not on the line:
+SimulEval keeps it in ``config.yaml`` beside the log.  We read that file when present, else infer
+it (a list-valued ``source`` is SimulEval's soundfile description of a wav; a text source has as many
+whitespace tokens as ``source_length``), and a caller can always say it explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simul.eval.records import DEFAULT_STREAM, InstanceOutput, SourceType, StreamOutput
+from simul.io import atomic_write_text
+
+__all__ = ["find_log", "read_instances_log", "write_instances_log"]
+
+_STREAM_FIELDS = ("prediction", "delays", "elapsed", "reference")
+_SIMULEVAL_FIELDS = {
+    "index", "prediction", "delays", "elapsed", "prediction_length", "reference", "source",
+    "source_length", "prediction_spm", "stream", "streams",
+}
+
+
+def find_log(path: Path) -> Path:
+    """Return ``path`` if it is a file, else ``path/instances.log``; raise if neither exists."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "instances.log"
+    if not path.is_file():
+        raise FileNotFoundError(f"no instances.log at {path}")
+    return path
+
+
+def _number_list(value: Any, where: str, name: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: `{name}` must be a list of numbers, but is {value!r} instead.")
+    for position, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+            raise ValueError(
+                f"{where}: `{name}[{position}]` must be a finite number, but is {item!r} instead."
+            )
+    for position in range(1, len(value)):
+        if value[position] < value[position - 1]:
+            raise ValueError(
+                f"{where}: `{name}` must be non-decreasing, but {name}[{position}] = {value[position]} "
+                f"< {name}[{position - 1}] = {value[position - 1]}."
+            )
+    if value and value[0] < 0:
+        raise ValueError(f"{where}: `{name}[0]` must be >= 0, but is {value[0]} instead.")
+    return tuple(value)
+
+
+def _parse_stream(fields: Mapping[str, Any], where: str) -> StreamOutput:
+    for name in ("prediction", "delays"):
+        if name not in fields:
+            raise ValueError(f"{where}: missing field `{name}`.")
+    if not isinstance(fields["prediction"], str):
+        raise ValueError(f"{where}: `prediction` must be a string, but is {fields['prediction']!r} instead.")
+    delays = _number_list(fields["delays"], where, "delays")
+    elapsed = _number_list(fields.get("elapsed", []), where, "elapsed")
+    if elapsed and len(elapsed) != len(delays):
+        raise ValueError(
+            f"{where}: `elapsed` must be empty or as long as `delays` ({len(delays)}), "
+            f"but has {len(elapsed)} values instead."
+        )
+    reference = fields.get("reference")
+    if reference is not None and not isinstance(reference, str):
+        raise ValueError(f"{where}: `reference` must be a string, but is {reference!r} instead.")
+    units = fields.get("prediction_spm")
+    if units is not None and not (isinstance(units, list) and all(isinstance(u, str) for u in units)):
+        raise ValueError(f"{where}: `prediction_spm` must be a list of strings, but is {units!r} instead.")
+    return StreamOutput(
+        prediction=fields["prediction"],
+        delays=delays,
+        elapsed=elapsed,
+        reference=reference,
+        prediction_units=tuple(units) if units is not None else None,
+    )
+
+
+def _infer_source_type(lines: Sequence[Mapping[str, Any]]) -> SourceType:
+    """Guess speech or text from the logged sources (see the module docstring)."""
+    for line in lines:
+        source = line.get("source")
+        if isinstance(source, list):
+            return "speech"
+        if isinstance(source, str):
+            if source.lower().endswith((".wav", ".flac", ".mp3", ".ogg")):
+                return "speech"
+            if len(source.split()) != line.get("source_length"):
+                return "speech"
+    return "text" if lines else "speech"
+
+
+def _config_source_type(log_path: Path) -> SourceType | None:
+    config = log_path.parent / "config.yaml"
+    if not config.is_file():
+        return None
+    with open(config, encoding="utf-8") as f:
+        values = yaml.safe_load(f) or {}
+    source_type = values.get("source_type") if isinstance(values, dict) else None
+    if source_type in ("speech", "youtube"):
+        return "speech"
+    if source_type == "text":
+        return "text"
+    return None
+
+
+def read_instances_log(path: Path, *, source_type: SourceType | None = None) -> list[InstanceOutput]:
+    """Read an ``instances.log`` (or a directory holding one) into ``InstanceOutput`` records.
+
+    Args:
+        path: the log file, or the output directory of a SimulEval or simul run.
+        source_type: ``"speech"`` or ``"text"``; default: ``config.yaml`` beside the log, else inferred.
+
+    Raises:
+        ValueError: naming the file, the line (1-based) and the field, for any malformed line; nothing
+            is returned partially.
+    """
+    log_path = find_log(path)
+    raw_lines: list[tuple[int, dict[str, Any]]] = []
+    with open(log_path, encoding="utf-8") as f:
+        for line_number, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            where = f"{log_path}:{line_number}"
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{where}: not a JSON object ({error.msg}).") from None
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}: must be a JSON object, but is {type(value).__name__} instead.")
+            raw_lines.append((line_number, value))
+    if not raw_lines:
+        raise ValueError(f"{log_path}: the log holds no instances.")
+
+    if source_type is None:
+        source_type = _config_source_type(log_path) or _infer_source_type([v for _, v in raw_lines])
+
+    instances = []
+    seen: dict[int, int] = {}
+    for line_number, value in raw_lines:
+        where = f"{log_path}:{line_number}"
+        for name in ("index", "source_length"):
+            if name not in value:
+                raise ValueError(f"{where}: missing field `{name}`.")
+        index = value["index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValueError(f"{where}: `index` must be an integer, but is {index!r} instead.")
+        if index in seen:
+            raise ValueError(f"{where}: `index` {index} repeats line {seen[index]}.")
+        seen[index] = line_number
+        primary = value.get("stream", DEFAULT_STREAM)
+        streams = {primary: _parse_stream(value, where)}
+        extra_streams = value.get("streams", {})
+        if not isinstance(extra_streams, dict):
+            raise ValueError(f"{where}: `streams` must be an object, but is {extra_streams!r} instead.")
+        for name, fields in extra_streams.items():
+            if name in streams:
+                raise ValueError(f"{where}: stream `{name}` is given twice.")
+            if not isinstance(fields, dict):
+                raise ValueError(f"{where}: `streams.{name}` must be an object, but is {fields!r} instead.")
+            streams[name] = _parse_stream(fields, f"{where} (stream {name})")
+        try:
+            instances.append(
+                InstanceOutput(
+                    index=index,
+                    source_type=source_type,
+                    source_length=value["source_length"],
+                    streams=streams,
+                    source=value.get("source"),
+                    extra={k: v for k, v in value.items() if k not in _SIMULEVAL_FIELDS},
+                    origin=where,
+                )
+            )
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    return instances
+
+
+def _stream_fields(stream: StreamOutput) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "prediction": stream.prediction,
+        "delays": list(stream.delays),
+        "elapsed": list(stream.elapsed),
+        "prediction_length": len(stream.delays),
+        "reference": stream.reference,
+    }
+    if stream.prediction_units is not None:
+        fields["prediction_spm"] = list(stream.prediction_units)
+    return fields
+
+
+def write_instances_log(
+    directory: Path,
+    instances: Iterable[InstanceOutput],
+    *,
+    primary_stream: str | None = None,
+) -> Path:
+    """Write ``directory/instances.log`` and ``config.yaml`` so that SimulEval can rescore them.
+
+    Args:
+        directory: created if missing.
+        instances: the records to write, in order.
+        primary_stream: the stream SimulEval sees (default: the first stream of each instance).
+
+    Returns:
+        The path of the log.  Both files are written atomically.
+    """
+    directory = Path(directory)
+    lines = []
+    source_types = set()
+    for instance in instances:
+        name = primary_stream if primary_stream is not None else next(iter(instance.streams))
+        if name not in instance.streams:
+            raise ValueError(
+                f"instance {instance.index} has no stream `{name}`; it has {sorted(instance.streams)}."
+            )
+        source_types.add(instance.source_type)
+        main = instance.streams[name]
+        line: dict[str, Any] = {"index": instance.index, **_stream_fields(main)}
+        line["source"] = instance.source
+        line["source_length"] = instance.source_length
+        line.update(instance.extra)
+        line["stream"] = name
+        others = {k: _stream_fields(v) for k, v in instance.streams.items() if k != name}
+        if others:
+            line["streams"] = others
+        lines.append(json.dumps(line, ensure_ascii=False))
+    if len(source_types) > 1:
+        raise ValueError(f"instances mix source types {sorted(source_types)}; write them separately.")
+    directory.mkdir(parents=True, exist_ok=True)
+    source_type = source_types.pop() if source_types else "speech"
+    # SimulEval reads the types back from config.yaml with --score-only.
+    atomic_write_text(
+        directory / "config.yaml",
+        yaml.safe_dump({"source_type": source_type, "target_type": "text"}),
+    )
+    log_path = directory / "instances.log"
+    atomic_write_text(log_path, "".join(line + "\n" for line in lines))
+    return log_path
