@@ -1,0 +1,69 @@
+"""Write scores to disk with their provenance, and format them for a terminal.
+
+Files (all written atomically, and only after every score was computed, so a failed run leaves
+nothing partial behind):
+- ``scores.tsv``: the corpus table, one row per stream, full precision, preceded by ``#`` comment
+  lines that give the provenance (read it back with ``pandas.read_csv(path, sep="\\t", comment="#")``);
+- ``instance_scores.tsv``: per (instance, stream) values, with the same comment header;
+- ``scores.json``: the corpus table, metric signatures, settings and provenance in one object.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simul.eval.scoring import Scores
+from simul.io import atomic_write_text
+from simul.provenance import provenance
+
+__all__ = ["format_scores", "scores_provenance", "write_scores"]
+
+
+def scores_provenance(scores: Scores, **inputs: Any) -> dict[str, Any]:
+    """Provenance of a scoring run: software, scoring settings, signatures and ``inputs``."""
+    return provenance(scoring=scores.config.as_dict(), signatures=scores.signatures, inputs=inputs)
+
+
+def _tsv(frame: pd.DataFrame, header: dict[str, Any], index: bool) -> str:
+    lines = [f"# {key}: {json.dumps(value, sort_keys=True)}" for key, value in header.items()]
+    buffer = io.StringIO()
+    frame.to_csv(buffer, sep="\t", index=index, float_format="%.17g")
+    return "\n".join(lines) + "\n" + buffer.getvalue()
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_scores(directory: Path, scores: Scores, **inputs: Any) -> list[Path]:
+    """Write ``scores.tsv``, ``instance_scores.tsv`` and ``scores.json`` into ``directory``."""
+    directory = Path(directory)
+    header = scores_provenance(scores, **inputs)
+    corpus = {
+        stream: {metric: _json_number(value) for metric, value in row.items()}
+        for stream, row in scores.corpus.to_dict(orient="index").items()
+    }
+    documents = {
+        directory / "scores.tsv": _tsv(scores.corpus, header, index=True),
+        directory / "instance_scores.tsv": _tsv(scores.instances, header, index=False),
+        directory / "scores.json": json.dumps({"corpus": corpus, "provenance": header}, indent=2)
+        + "\n",
+    }
+    for path, text in documents.items():
+        atomic_write_text(path, text)
+    return list(documents)
+
+
+def format_scores(scores: Scores, decimals: int = 3) -> str:
+    """The corpus table as aligned text, rounded like SimulEval's report (3 decimals)."""
+    table = scores.corpus.copy()
+    table["num_instances"] = table["num_instances"].astype(int)
+    return table.to_string(float_format=lambda x: f"{x:.{decimals}f}", na_rep="-")
