@@ -1,0 +1,119 @@
+"""Read an instance's audio as one mono waveform at the feature sample rate.
+
+Why one function: CMVN statistics, training batches and the simultaneous loop must all see the
+same samples, or features drift between training and inference.  Every path goes through
+:func:`load_waveform`: read the segment (``offset_samples``, ``num_samples``) with soundfile,
+average the channels to mono, and resample with soxr when the file's rate differs from the
+feature rate (fairseq2's fbank converter locks onto the first rate it sees, so it must only ever
+see one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+import torch
+
+from simul.data.instance import Instance
+
+__all__ = ["load_waveform", "read_segment", "resample", "resampled_num_samples"]
+
+# soxr's "high quality" preset: the default of ``soxr.resample`` and of sox itself.
+_SOXR_QUALITY = "HQ"
+
+
+def read_segment(path: Path, offset_samples: int, num_samples: int) -> tuple[np.ndarray, int]:
+    """Read ``num_samples`` samples from ``offset_samples`` on, averaged over channels.
+
+    Args:
+        path: an audio file soundfile can decode (wav, flac, ogg).
+        offset_samples: first sample to read.
+        num_samples: how many samples to read.
+
+    Returns:
+        ``(waveform, sample_rate)``: waveform (N,) float32 in [-1, 1], the file's rate in Hz.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file cannot be decoded, or the segment reaches past its end.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file {path} does not exist.")
+    try:
+        with soundfile.SoundFile(path) as audio:
+            sample_rate = audio.samplerate
+            available = audio.frames - offset_samples
+            if offset_samples < 0 or num_samples <= 0 or available < num_samples:
+                raise ValueError(
+                    f"segment [{offset_samples}, {offset_samples + num_samples}) of {path} "
+                    f"must lie inside the file's {audio.frames} samples, but does not."
+                )
+            audio.seek(offset_samples)
+            samples = audio.read(num_samples, dtype="float32", always_2d=True)  # (N, C)
+    except RuntimeError as error:  # soundfile.LibsndfileError, or RuntimeError before 0.12
+        raise ValueError(f"audio file {path} cannot be decoded: {error}.") from error
+    if samples.shape[0] != num_samples:
+        raise ValueError(
+            f"audio file {path} must yield {num_samples} samples from offset {offset_samples}, "
+            f"but yields {samples.shape[0]} instead."
+        )
+    waveform = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+    return np.ascontiguousarray(waveform), sample_rate
+
+
+def resampled_num_samples(num_samples: int, from_rate: int, to_rate: int) -> int:
+    """The length :func:`resample` returns: ``num_samples * to_rate / from_rate``, rounded.
+
+    Exact integer arithmetic (no float error on long talks).  Halves round up, as soxr does
+    (checked against soxr in the tests, 32 kHz -> 16 kHz included).
+    """
+    return (2 * num_samples * to_rate + from_rate) // (2 * from_rate)
+
+
+def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample a mono waveform with soxr (high quality); returned as is when the rates agree.
+
+    Args:
+        waveform: (N,) float32.
+        from_rate: its sample rate, in Hz.
+        to_rate: the wanted sample rate, in Hz.
+
+    Returns:
+        (M,) float32 with ``M == resampled_num_samples(N, from_rate, to_rate)``.
+    """
+    if from_rate <= 0 or to_rate <= 0:
+        raise ValueError(
+            f"sample rates must be > 0, but are from_rate={from_rate}, to_rate={to_rate} instead."
+        )
+    if from_rate == to_rate:
+        return waveform
+    resampled = soxr.resample(waveform, from_rate, to_rate, quality=_SOXR_QUALITY)
+    return np.ascontiguousarray(resampled, dtype=np.float32)
+
+
+def load_waveform(instance: Instance, sample_rate: int) -> torch.Tensor:
+    """The instance's audio as a mono float32 waveform at ``sample_rate``.
+
+    Args:
+        instance: names the file, the segment (in the file's samples) and the file's rate.
+        sample_rate: the rate the features are computed at, in Hz (16 kHz by default).
+
+    Returns:
+        (N,) float32 tensor in [-1, 1].
+
+    Raises:
+        ValueError: the file's rate is not ``instance.sample_rate``, or the segment is unreadable.
+    """
+    waveform, file_rate = read_segment(
+        instance.audio_path, instance.offset_samples, instance.num_samples
+    )
+    if file_rate != instance.sample_rate:
+        raise ValueError(
+            f"`sample_rate` of instance {instance.id!r} must be the rate of {instance.audio_path} "
+            f"({file_rate} Hz), but is {instance.sample_rate} instead."
+        )
+    return torch.from_numpy(resample(waveform, file_rate, sample_rate))

@@ -1,0 +1,119 @@
+"""Oracle latency: when an ideal simultaneous system could emit each target word.
+
+Why: every latency-quality curve needs a floor.  A system that knows the gold word alignments
+and when each source word ends in the audio can write a target word as soon as the last source
+word it translates has been heard, and not earlier without guessing.  Scoring those delays
+with the harness (AL, LAAL, DAL, ...) gives the lower bound the curves are drawn against; a
+German verb-final sentence shows how much of the latency is forced by word order alone.
+
+Definition, for target word ``t`` of language ``lang``:
+
+* ``raw(t)`` = end time (ms from the instance start) of the last source word aligned to ``t``,
+  i.e. ``max(end_ms(s) for (s, t) in alignments)``;
+* a target word with no alignment inherits ``raw(t - 1)``, and ``0`` when it is the first word
+  (nothing to wait for: it could be emitted at once, e.g. an article);
+* delays are made non-decreasing, ``delay(t) = max(raw(0), ..., raw(t))``: a real system emits in
+  order, so a word cannot leave before the words ahead of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simul.data.instance import Instance, samples_to_ms
+from simul.eval.records import InstanceOutput, StreamOutput
+
+__all__ = ["oracle_delays_ms", "oracle_outputs"]
+
+
+def oracle_delays_ms(instance: Instance, lang: str) -> list[float]:
+    """The oracle delay of each whitespace word of ``instance.target_texts[lang]``, in ms.
+
+    Args:
+        instance: needs ``source_words`` (gold word times) and ``alignments[lang]``.
+        lang: the target language.
+
+    Returns:
+        One delay per target word, non-decreasing, in ms from the instance start.
+
+    Raises:
+        ValueError: the instance lacks the translation, word times or alignments, an alignment
+            index is out of range, or a source word ends after the instance.
+    """
+    if lang not in instance.target_texts:
+        raise ValueError(
+            f"instance {instance.id!r} must have a {lang} translation, but has only "
+            f"{sorted(instance.target_texts)} instead."
+        )
+    if instance.source_words is None:
+        raise ValueError(
+            f"instance {instance.id!r} must have gold source word times, but has none."
+        )
+    if not instance.alignments or lang not in instance.alignments:
+        raise ValueError(
+            f"instance {instance.id!r} must have gold {lang} alignments, but has none."
+        )
+    words = instance.source_words
+    num_target = len(instance.target_texts[lang].split())
+    for word in words:
+        if word.end_sample > instance.num_samples:
+            raise ValueError(
+                f"instance {instance.id!r}: source word {word.word!r} must end inside the instance "
+                f"({instance.num_samples} samples), but ends at sample {word.end_sample} instead."
+            )
+    last_source_end: list[int | None] = [None] * num_target
+    for source_index, target_index in instance.alignments[lang]:
+        if not (0 <= source_index < len(words) and 0 <= target_index < num_target):
+            raise ValueError(
+                f"instance {instance.id!r}: {lang} alignment pair ({source_index}, {target_index}) "
+                f"must index {len(words)} source and {num_target} target words, but does not."
+            )
+        end = words[source_index].end_sample
+        current = last_source_end[target_index]
+        last_source_end[target_index] = end if current is None else max(current, end)
+    delays = []
+    raw_ms = 0.0
+    running_ms = 0.0
+    for end_sample in last_source_end:
+        if end_sample is not None:
+            raw_ms = samples_to_ms(end_sample, instance.sample_rate)
+        running_ms = max(running_ms, raw_ms)
+        delays.append(running_ms)
+    return delays
+
+
+def oracle_outputs(instances: Sequence[Instance], lang: str) -> list[InstanceOutput]:
+    """The oracle's records for the scorer: one stream named ``lang`` per instance.
+
+    The stream is named by its language code (not ``"st"``) so that several target languages of
+    one corpus can sit side by side; the prediction is the reference itself (BLEU 100: only the
+    latency columns mean anything), ``source_length`` is the instance duration in ms, and no
+    wall-clock times are recorded (``elapsed = ()``).
+
+    Args:
+        instances: instances with word times and ``lang`` alignments, in corpus order.
+        lang: the target language.
+
+    Returns:
+        One ``InstanceOutput`` per instance, ``index`` its position in ``instances``.
+    """
+    outputs = []
+    for index, instance in enumerate(instances):
+        text = instance.target_texts.get(lang, "")
+        delays = oracle_delays_ms(instance, lang)
+        outputs.append(
+            InstanceOutput(
+                index=index,
+                source_type="speech",
+                source_length=instance.duration_ms,
+                streams={
+                    lang: StreamOutput(
+                        prediction=text, delays=tuple(delays), elapsed=(), reference=text
+                    )
+                },
+                source=str(instance.audio_path),
+                extra={"id": instance.id},
+                origin=f"oracle {instance.id}",
+            )
+        )
+    return outputs
