@@ -1,0 +1,1 @@
+"""Streaming speech translation models and their training losses."""
