@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from simul import __version__
-from simul.cli import score
+from simul.cli import data, score
 
-_COMMANDS = (score,)
+_COMMANDS = (score, data)
 
 
 def build_parser() -> argparse.ArgumentParser:
