@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from simul.cli import data_check, data_cmvn, data_spm, data_synth, data_tts
+from simul.cli import data_align, data_check, data_cmvn, data_spm, data_synth, data_tts
 
 __all__ = ["add_parser"]
 
-_SUBCOMMANDS = (data_synth, data_tts, data_check, data_cmvn, data_spm)
+_SUBCOMMANDS = (data_synth, data_tts, data_check, data_cmvn, data_spm, data_align)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
