@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from simul import __version__
-from simul.cli import data, score
+from simul.cli import data, score, train
 
-_COMMANDS = (score, data)
+_COMMANDS = (score, data, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,221 @@
+"""Self-contained model checkpoints: weights, the config that built them, vocabulary, features.
+
+The contract others rely on (streaming evaluation, agents, notebooks): one file rebuilds a
+model and everything needed to feed it, with no flags and no other file.
+
+- ``family`` and ``model_config`` rebuild the model (:func:`build_model`, through
+  :data:`simul.models.families.MODEL_FAMILIES`);
+- ``tokenizer_model`` is the SentencePiece model's bytes (:meth:`Checkpoint.tokenizer`);
+- ``fbank_config`` and ``cmvn`` give the exact features (:meth:`Checkpoint.fbank`,
+  :meth:`Checkpoint.cmvn_stats`);
+- ``train_config``, ``step``, ``epoch`` and ``metrics`` say where the weights come from;
+- ``trainer_state`` (optimiser, schedule, RNG, data position) lets training resume; evaluation
+  ignores it.
+
+The file is ``torch.save`` of plain containers, tensors, numbers, strings and bytes, so it loads
+with ``torch.load(weights_only=True)`` (no code runs on load).  It is written atomically (a
+temporary file, then ``os.replace``), so an interrupted save never leaves a broken checkpoint.
+``format_version`` grows when the layout changes; a file from a newer simul is refused with a
+clear error instead of being half-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, final
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from simul.data.features.cmvn import Cmvn
+from simul.data.features.fbank import FbankConfig
+from simul.data.tokenizer import Tokenizer
+from simul.io import atomic_write, atomic_write_bytes
+from simul.models.families import MODEL_FAMILIES
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "build_model",
+    "cmvn_to_dict",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+#: The layout version this simul writes and the newest it reads.
+FORMAT_VERSION = 1
+_FORMAT_NAME = "simul-checkpoint"
+_REQUIRED = (
+    "format_version", "family", "model_config", "state_dict", "tokenizer_model", "fbank_config",
+    "cmvn", "train_config", "step", "epoch", "metrics",
+)  # fmt: skip
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """Everything one checkpoint file holds (see the module doc).
+
+    Attributes:
+        family: the model family's name in ``MODEL_FAMILIES`` (e.g. ``"transducer"``).
+        model_config: ``dataclasses.asdict`` of the model config; rebuilds the model.
+        state_dict: the model's weights.
+        tokenizer_model: bytes of the SentencePiece ``.model`` file.
+        fbank_config: :meth:`FbankConfig.to_dict` of the features.
+        cmvn: the global CMVN statistics (:func:`cmvn_to_dict`), or ``None`` for raw features.
+        train_config: the resolved training config, as plain values.
+        step: optimiser steps taken.
+        epoch: the data epoch the next step reads from.
+        metrics: validation metrics at this step (e.g. ``{"valid/WER": 12.3}``).
+        trainer_state: what resuming needs (optimiser, schedule, RNG, data position), or ``None``.
+        format_version: the layout version.
+    """
+
+    family: str
+    model_config: dict[str, Any]
+    state_dict: dict[str, Tensor]
+    tokenizer_model: bytes
+    fbank_config: dict[str, Any]
+    cmvn: dict[str, Any] | None
+    train_config: dict[str, Any]
+    step: int
+    epoch: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    trainer_state: dict[str, Any] | None = None
+    format_version: int = FORMAT_VERSION
+
+    def tokenizer(self, directory: Path | None = None) -> Tokenizer:
+        """The tokenizer, from the embedded model written to ``directory`` (default: a cache).
+
+        The file is named by its content hash, so repeated calls reuse it.
+        """
+        digest = hashlib.sha256(self.tokenizer_model).hexdigest()[:16]
+        directory = Path(tempfile.gettempdir()) / "simul-spm" if directory is None else directory
+        path = Path(directory) / f"spm-{digest}.model"
+        if not path.is_file() or path.read_bytes() != self.tokenizer_model:
+            atomic_write_bytes(path, self.tokenizer_model)
+        return Tokenizer(path)
+
+    def fbank(self) -> FbankConfig:
+        """The fbank settings the model was trained on."""
+        return FbankConfig.from_dict(self.fbank_config)
+
+    def cmvn_stats(self) -> Cmvn | None:
+        """The CMVN statistics the features were normalised with, or ``None``."""
+        if self.cmvn is None:
+            return None
+        return Cmvn(
+            mean=np.asarray(self.cmvn["mean"], dtype=np.float64),
+            std=np.asarray(self.cmvn["std"], dtype=np.float64),
+            num_frames=int(self.cmvn["num_frames"]),
+            fbank_config=self.fbank(),
+        )
+
+
+def cmvn_to_dict(cmvn: Cmvn | None) -> dict[str, Any] | None:
+    """CMVN statistics as checkpoint values (float64 tensors, so ``weights_only`` loads them)."""
+    if cmvn is None:
+        return None
+    return {
+        "mean": torch.from_numpy(np.asarray(cmvn.mean, dtype=np.float64)),
+        "std": torch.from_numpy(np.asarray(cmvn.std, dtype=np.float64)),
+        "num_frames": int(cmvn.num_frames),
+    }
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Write ``checkpoint`` to ``path`` atomically (temporary file, then ``os.replace``)."""
+    if checkpoint.family not in MODEL_FAMILIES:
+        raise ValueError(
+            f"`family` must be one of {list(MODEL_FAMILIES.names())}, "
+            f"but is {checkpoint.family!r} instead."
+        )
+    payload = {
+        "format": _FORMAT_NAME,
+        "format_version": checkpoint.format_version,
+        "family": checkpoint.family,
+        "model_config": checkpoint.model_config,
+        "state_dict": checkpoint.state_dict,
+        "tokenizer_model": checkpoint.tokenizer_model,
+        "fbank_config": checkpoint.fbank_config,
+        "cmvn": checkpoint.cmvn,
+        "train_config": checkpoint.train_config,
+        "step": checkpoint.step,
+        "epoch": checkpoint.epoch,
+        "metrics": dict(checkpoint.metrics),
+        "trainer_state": checkpoint.trainer_state,
+    }
+    atomic_write(Path(path), lambda f: torch.save(payload, f))
+
+
+def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Args:
+        path: the file.
+        map_location: where tensors go (``torch.load``'s argument).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a simul checkpoint, lacks a field, or comes from a newer
+            simul (its ``format_version`` is above :data:`FORMAT_VERSION`); the message names
+            the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist.")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path} is not a simul checkpoint ({first_line}).") from None
+    if not isinstance(payload, Mapping) or payload.get("format") != _FORMAT_NAME:
+        raise ValueError(
+            f"{path} is not a simul checkpoint: it must hold a dict with format "
+            f"{_FORMAT_NAME!r}, but holds {type(payload).__name__} without it instead."
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise ValueError(
+            f"{path} has checkpoint format version {version!r}; this simul reads versions 1 to "
+            f"{FORMAT_VERSION}: update simul to load it."
+        )
+    missing = [name for name in _REQUIRED if name not in payload]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks the fields {missing}.")
+    if payload["family"] not in MODEL_FAMILIES:
+        raise ValueError(
+            f"checkpoint {path} has model family {payload['family']!r}, which this simul does "
+            f"not know (it knows {list(MODEL_FAMILIES.names())})."
+        )
+    return Checkpoint(
+        family=payload["family"],
+        model_config=dict(payload["model_config"]),
+        state_dict=dict(payload["state_dict"]),
+        tokenizer_model=bytes(payload["tokenizer_model"]),
+        fbank_config=dict(payload["fbank_config"]),
+        cmvn=None if payload["cmvn"] is None else dict(payload["cmvn"]),
+        train_config=dict(payload["train_config"]),
+        step=int(payload["step"]),
+        epoch=int(payload["epoch"]),
+        metrics=dict(payload["metrics"]),
+        trainer_state=payload.get("trainer_state"),
+        format_version=version,
+    )
+
+
+def build_model(checkpoint: Checkpoint, *, device: str | torch.device | None = None) -> nn.Module:
+    """The checkpoint's model, with its weights, in eval mode (on ``device``, default CPU)."""
+    family = MODEL_FAMILIES.get(checkpoint.family)
+    model = family.build(family.config_from_dict(checkpoint.model_config))
+    model.load_state_dict(checkpoint.state_dict)
+    if device is not None:
+        model = model.to(device)
+    return model.eval()

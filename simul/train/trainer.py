@@ -1,0 +1,408 @@
+"""``simul train``'s loop: any model family, one process or DDP, resumable to the same result.
+
+What one optimiser step does: ``grad_accumulation`` micro-batches, each under its own dropout
+seed (a function of ``seed``, step, micro-batch and rank, so a resumed run draws the same masks
+without saving RNG states), forward and backward through the family's loss (under autocast on
+CUDA; gradients synchronised by DDP on the last micro-batch only), then clipping, AdamW and the
+learning-rate schedule.  A step whose gradient is not finite is skipped (counted, not applied).
+
+Every ``checkpoint_every_steps`` rank 0 writes ``checkpoints/last.pt`` (weights, optimiser,
+schedule, scaler, data position); every ``validate_every_steps`` it decodes the validation split
+and keeps ``checkpoints/best.pt`` by the validation metric.  A run restarted with the same
+``output_dir`` continues from ``last.pt``: the same data position, the same dropout seeds,
+hence (on the same hardware and thread count) the same parameters as a run that never stopped.
+At the end the best checkpoint decodes the test split, scored for quality and, when the family
+times its tokens, latency (``test/``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from simul.eval.quality import TextNormalization
+from simul.io import atomic_write_bytes, atomic_write_text
+from simul.models.checkpoint import (
+    Checkpoint,
+    build_model,
+    cmvn_to_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+from simul.models.families import MODEL_FAMILIES
+from simul.provenance import provenance
+from simul.train.config import TrainConfig, config_to_dict
+from simul.train.data import (
+    BatchPosition,
+    evaluation_batches,
+    load_training_data,
+    training_batches,
+)
+from simul.train.distributed import DistributedContext, init_distributed, shutdown_distributed
+from simul.train.evaluate import evaluate, write_evaluation
+from simul.train.schedule import lr_factor
+
+__all__ = ["TrainResult", "train"]
+
+logger = logging.getLogger(__name__)
+
+_LOWER_IS_BETTER = ("WER", "CER", "TER")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a call of :func:`train` ended.
+
+    Attributes:
+        step: optimiser steps taken in total.
+        finished: whether the run reached its end (else it stopped early and can be resumed).
+        best_metric: the best validation metric so far, or ``None``.
+        metrics: the last validation metrics.
+        test_metrics: the test split's metrics, when it was decoded.
+    """
+
+    step: int
+    finished: bool
+    best_metric: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    test_metrics: dict[str, float] | None = None
+
+
+def _dropout_seed(seed: int, step: int, micro_batch: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, micro_batch, rank]).generate_state(1)[0])
+
+
+class _Trainer:
+    """One run's objects; :meth:`run` is the loop.  Not API: call :func:`train`."""
+
+    def __init__(self, config: TrainConfig, context: DistributedContext) -> None:
+        self.config = config
+        self.context = context
+        self.device = context.device
+        trainer = config.trainer
+        if trainer.num_threads is not None:
+            torch.set_num_threads(trainer.num_threads)
+        self.output_dir = Path(trainer.output_dir)
+        self.checkpoint_dir = self.output_dir / "checkpoints"
+        self.data = load_training_data(config.data)
+        self.family = MODEL_FAMILIES.get(config.model.family)
+        tokenizer = self.data.tokenizer
+        self.model_config = self.family.resolve_config(
+            config.model.preset,
+            config.model.config,
+            vocab_size=tokenizer.vocab_size,
+            blank_id=tokenizer.blank_id,
+        )
+        torch.manual_seed(trainer.seed)  # the same initial weights on every rank
+        self.model = self.family.build(self.model_config).to(self.device)
+        decay = [p for p in self.model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
+        optim = config.optim
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=optim.lr,
+            betas=(optim.betas[0], optim.betas[1]),
+            eps=optim.eps,
+            weight_decay=optim.weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            partial(
+                lr_factor, schedule=optim.schedule, warmup_steps=optim.warmup_steps,
+                max_steps=trainer.max_steps, min_lr_ratio=optim.min_lr_ratio,
+            ),
+        )  # fmt: skip
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = torch.float16 if trainer.amp_dtype == "float16" else torch.bfloat16
+        self.use_amp = trainer.amp and cuda
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.use_amp and self.amp_dtype == torch.float16
+        )
+        self.step = 0
+        self.position = BatchPosition()
+        self.best_metric: float | None = None
+        self.metrics: dict[str, float] = {}
+        self.tokenizer_bytes = Path(config.data.spm_model).read_bytes()
+        self._maybe_resume()
+        self.ddp_model: nn.Module = self.model
+        if context.world_size > 1:
+            self.ddp_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if cuda else None
+            )
+        self.writer = (
+            SummaryWriter(str(self.output_dir / "tensorboard")) if context.is_main else None
+        )
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _checkpoint(self, *, with_trainer_state: bool) -> Checkpoint:
+        trainer_state = None
+        if with_trainer_state:
+            trainer_state = {
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "epoch": self.position.epoch,
+                "batches_done": self.position.batches_done,
+                "best_metric": self.best_metric,
+                "world_size": self.context.world_size,
+            }
+        return Checkpoint(
+            family=self.config.model.family,
+            model_config=asdict(self.model_config),
+            state_dict={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            tokenizer_model=self.tokenizer_bytes,
+            fbank_config=self.data.fbank_config.to_dict(),
+            cmvn=cmvn_to_dict(self.data.cmvn),
+            train_config=config_to_dict(self.config),
+            step=self.step,
+            epoch=self.position.epoch,
+            metrics=dict(self.metrics),
+            trainer_state=trainer_state,
+        )
+
+    def _maybe_resume(self) -> None:
+        last = self.checkpoint_dir / "last.pt"
+        if not (self.config.trainer.resume and last.is_file()):
+            return
+        checkpoint = load_checkpoint(last, map_location=self.device)
+        if checkpoint.family != self.config.model.family or checkpoint.model_config != asdict(
+            self.model_config
+        ):
+            raise ValueError(
+                f"{last} holds a different model than the config asks for; use another "
+                "`trainer.output_dir`, or `trainer.resume=false` to start over."
+            )
+        state = checkpoint.trainer_state
+        if state is None:
+            raise ValueError(f"{last} has no trainer state to resume from.")
+        if state["world_size"] != self.context.world_size:
+            raise ValueError(
+                f"{last} was written by {state['world_size']} processes, but this run has "
+                f"{self.context.world_size}: the data shards would differ."
+            )
+        self.model.load_state_dict(checkpoint.state_dict)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = checkpoint.step
+        self.position = BatchPosition(state["epoch"], state["batches_done"])
+        self.best_metric = state["best_metric"]
+        self.metrics = dict(checkpoint.metrics)
+        logger.info("resumed from %s at step %d (epoch %d)", last, self.step, self.position.epoch)
+
+    def _save_last(self) -> None:
+        if self.context.is_main:
+            save_checkpoint(
+                self.checkpoint_dir / "last.pt", self._checkpoint(with_trainer_state=True)
+            )
+
+    def _write_run_files(self) -> None:
+        """``config.yaml``, ``spm.model`` and ``cmvn.npz`` beside the checkpoints (rank 0)."""
+        if not self.context.is_main:
+            return
+        atomic_write_text(
+            self.output_dir / "config.yaml", OmegaConf.to_yaml(config_to_dict(self.config))
+        )
+        atomic_write_bytes(self.output_dir / "spm.model", self.tokenizer_bytes)
+        if self.data.cmvn is not None:
+            self.data.cmvn.save(self.output_dir / "cmvn.npz")
+
+    # -- validation and test -----------------------------------------------------------------
+
+    def _normalization(self) -> TextNormalization:
+        validation = self.config.validation
+        return TextNormalization(
+            lowercase=validation.lowercase, remove_punctuation=validation.remove_punctuation
+        )
+
+    def _evaluate(self, model: nn.Module, split: str, *, beam_size: int, latency: bool):
+        instances = self.data.valid if split == "valid" else self.data.test
+        batches = evaluation_batches(instances, self.data, self.config.data, self.family)
+        return evaluate(
+            self.family, model, instances, batches,
+            tokenizer=self.data.tokenizer, target=self.data.target,
+            stream=self.config.data.target.partition(":")[0],
+            metric=self.config.validation.metric, normalization=self._normalization(),
+            device=self.device, beam_size=beam_size, latency=latency,
+        )  # fmt: skip
+
+    def _validate(self) -> None:
+        """Rank 0 decodes the validation split; keeps best.pt; the others wait."""
+        if self.context.is_main:
+            result = self._evaluate(
+                self.model, "valid", beam_size=self.config.validation.beam_size, latency=False
+            )
+            self.model.train()
+            self.metrics = {f"valid/{name}": value for name, value in result.metrics.items()}
+            metric = self.config.validation.metric
+            value = result.metrics[metric]
+            lower = metric in _LOWER_IS_BETTER
+            improved = self.best_metric is None or (
+                value < self.best_metric if lower else value > self.best_metric
+            )
+            if improved and math.isfinite(value):
+                self.best_metric = value
+                save_checkpoint(
+                    self.checkpoint_dir / "best.pt", self._checkpoint(with_trainer_state=False)
+                )
+            for name, number in self.metrics.items():
+                self.writer.add_scalar(name, number, self.step)
+            logger.info(
+                "step %d: valid loss %.4f, %s %.2f (best %.2f)",
+                self.step, result.metrics["loss"], metric, value, self.best_metric,
+            )  # fmt: skip
+        self.context.barrier()
+
+    def _test(self) -> dict[str, float] | None:
+        if not self.context.is_main or self.data.test is None:
+            return None
+        best = self.checkpoint_dir / "best.pt"
+        path = best if best.is_file() else self.checkpoint_dir / "last.pt"
+        checkpoint = load_checkpoint(path)
+        model = build_model(checkpoint, device=self.device)
+        beam_size = self.config.validation.test_beam_size
+        result = self._evaluate(model, "test", beam_size=beam_size, latency=True)
+        inputs: dict[str, Any] = {"checkpoint": str(path), "step": checkpoint.step}
+        write_evaluation(
+            self.output_dir / "test", result, **inputs, beam_size=beam_size,
+            provenance=provenance(),
+        )  # fmt: skip
+        logger.info("test (%s, step %d): %s", path.name, checkpoint.step, result.metrics)
+        return result.metrics
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _train_step(self, micro_batches: list) -> dict[str, float]:
+        """One optimiser step over the micro-batches; returns scalars for logging."""
+        self.ddp_model.train()
+        totals: dict[str, float] = {"loss": 0.0, "utterances": 0.0, "tokens": 0.0}
+        for index, (_, batch) in enumerate(micro_batches):
+            torch.manual_seed(
+                _dropout_seed(self.config.trainer.seed, self.step, index, self.context.rank)
+            )
+            batch = batch.to(self.device, non_blocking=True)
+            last = index == len(micro_batches) - 1
+            sync = contextlib.nullcontext()
+            if not last and isinstance(self.ddp_model, DistributedDataParallel):
+                sync = self.ddp_model.no_sync()
+            with sync:
+                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+                    out = self.family.loss(self.ddp_model, batch)
+                self.scaler.scale(out.loss / len(micro_batches)).backward()
+            totals["loss"] += float(out.loss.detach()) * out.num_utterances
+            totals["utterances"] += out.num_utterances
+            totals["tokens"] += out.num_tokens
+            for name, value in out.sums.items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+        self.scaler.unscale_(self.optimizer)
+        clip = self.config.optim.clip_grad_norm
+        grad_norm = float(
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip > 0 else math.inf)
+        )
+        if math.isfinite(grad_norm) or self.scaler.is_enabled():
+            self.scaler.step(self.optimizer)  # the scaler skips non-finite fp16 steps itself
+        else:
+            logger.warning("step %d: gradient norm %s, update skipped", self.step, grad_norm)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        self.position = micro_batches[-1][0]
+        utterances = max(totals.pop("utterances"), 1.0)
+        scalars = {name: value / utterances for name, value in totals.items() if name != "tokens"}
+        scalars["grad_norm"] = grad_norm
+        scalars["lr"] = self.scheduler.get_last_lr()[0]
+        return scalars
+
+    def run(self, stop_after_steps: int | None) -> TrainResult:
+        trainer = self.config.trainer
+        self._write_run_files()
+        batches = training_batches(
+            self.data, self.config.data, self.family, self.context,
+            seed=trainer.seed, start=self.position, max_epochs=trainer.max_epochs,
+        )  # fmt: skip
+        started = time.monotonic()
+        progress = tqdm(
+            total=trainer.max_steps, initial=self.step, desc="train", unit="step",
+            disable=not (trainer.progress and self.context.is_main),
+        )  # fmt: skip
+        finished = True
+        validated_at = checkpointed_at = -1
+        while self.step < trainer.max_steps:
+            micro_batches = []
+            for _ in range(self.config.optim.grad_accumulation):
+                item = next(batches, None)
+                if item is None:
+                    break
+                micro_batches.append(item)
+            if not micro_batches:
+                break  # max_epochs reached
+            scalars = self._train_step(micro_batches)
+            progress.update(1)
+            progress.set_postfix(loss=f"{scalars['loss']:.3f}", epoch=self.position.epoch)
+            if self.writer is not None and self.step % trainer.log_every_steps == 0:
+                for name, value in scalars.items():
+                    self.writer.add_scalar(f"train/{name}", value, self.step)
+            if self.step % trainer.validate_every_steps == 0:
+                self._validate()
+                validated_at = self.step
+            if self.step % trainer.checkpoint_every_steps == 0:
+                self._save_last()
+                checkpointed_at = self.step
+            out_of_time = (
+                trainer.max_minutes is not None
+                and time.monotonic() - started > 60 * trainer.max_minutes
+            )
+            stop = self.context.any_true(out_of_time) or (
+                stop_after_steps is not None and self.step >= stop_after_steps
+            )
+            if stop and self.step < trainer.max_steps:
+                finished = False
+                break
+        progress.close()
+        if finished and validated_at != self.step:
+            self._validate()
+        if checkpointed_at != self.step:
+            self._save_last()
+        self.context.barrier()
+        test_metrics = self._test() if finished else None
+        if self.writer is not None:
+            self.writer.close()
+        return TrainResult(
+            step=self.step, finished=finished, best_metric=self.best_metric,
+            metrics=dict(self.metrics), test_metrics=test_metrics,
+        )  # fmt: skip
+
+
+def train(config: TrainConfig, *, stop_after_steps: int | None = None) -> TrainResult:
+    """Train as ``config`` says, resuming from ``output_dir`` when it holds a run.
+
+    Args:
+        config: the whole run (:func:`simul.train.config.load_train_config`).
+        stop_after_steps: end this call once the run has taken that many steps in total, with
+            a checkpoint, as an interruption would (for preemptible jobs and tests); calling
+            again resumes.
+
+    Returns:
+        Where the run stands.  Under ``torchrun`` every rank returns; only rank 0 has metrics.
+    """
+    context = init_distributed(config.trainer.device)
+    try:
+        return _Trainer(config, context).run(stop_after_steps)
+    finally:
+        shutdown_distributed(context)
