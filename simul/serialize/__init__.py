@@ -64,6 +64,7 @@ from simul.serialize.word_aligner import (
     AlignerConfig,
     Symmetrization,
     align_bitext,
+    eflomal_directions,
     symmetrize,
 )
 
@@ -93,6 +94,7 @@ __all__ = [
     "TokenUnit",
     "align_bitext",
     "alignment_scores",
+    "eflomal_directions",
     "get_target_transform",
     "joint_instance_output",
     "merge_by_time",

@@ -2,11 +2,12 @@
 
 Why not ``Tokenizer.encode`` as is: SentencePiece keeps a tag (a user-defined symbol) as one
 piece, but the space before it becomes a piece of its own, so ``"dog <st> Hund"`` encodes as
-``▁d o g ▁ <st> ▁Hund``: one extra token at every change of stream, about one in four tokens
-of a word-by-word interleaving.  This encoder encodes the words between two tags on their own
-and puts the tag ids between them: ``▁d o g <st> ▁Hund``.  Every word keeps the pieces it would
-have in plain text (pieces never cross a ``▁`` boundary), and ``split_streams(...,
-unit="piece")`` reads the result back (a tag ends the word before it).
+``▁d o g ▁ <st> ▁Hund``: one extra token at every change of stream, about one token in five
+of the built-in corpus' alignment-serialized targets (``benchmarks/bench_serialize.py``).
+This encoder encodes the words between two tags on their own and puts the tag ids between
+them: ``▁d o g <st> ▁Hund``.  Every word keeps the pieces it would have in plain text (pieces
+never cross a ``▁`` boundary), and ``split_streams(..., unit="piece")`` reads the result back
+(a tag ends the word before it).
 
 Example:
     >>> encoder = SerializedTextEncoder(tokenizer, StreamLayout(("de",)))

@@ -4,15 +4,11 @@ Why names: a training data config selects its targets with one string, and the s
 tells the vocabulary which tags it needs.  A target transform is any ``Instance -> str``
 callable; :func:`get_target_transform` builds one from its name:
 
-==============================  =================================================================
-name                            target text
-==============================  =================================================================
-``asr``                         the transcript (``Instance.source_text``)
-``st:LANG``                     the translation into ``LANG`` (``Instance.target_texts[LANG]``)
-``joint_alignment:LANGS``       serialized transcript + translations, ordered by alignment
-``joint_timestamp:LANGS``       the same, ordered by source word times
-``joint_timestamp:LANGS:lag_ms=N``  the same, every target word N ms of audio later
-==============================  =================================================================
+- ``asr``: the transcript (``Instance.source_text``);
+- ``st:LANG``: the translation into ``LANG`` (``Instance.target_texts[LANG]``);
+- ``joint_alignment:LANGS``: the serialized transcript and translations, ordered by alignment;
+- ``joint_timestamp:LANGS``: the same, ordered by source word times;
+- ``joint_timestamp:LANGS:lag_ms=N``: the same, every target word N ms of audio later.
 
 ``LANGS`` is one language (``de``) or several joined by ``+`` (``de+es``, one-to-many); the
 ordering and tag rules are in ``simul.serialize.order`` and ``simul.serialize.streams``.
@@ -22,6 +18,12 @@ ones).  For a corpus without them, ``simul data align`` writes eflomal alignment
 instance id, and ``get_target_transform(name, alignments=read_alignments(paths))`` uses those
 instead (``simul.serialize.alignment_file``).  The timestamp order also needs
 ``Instance.source_words`` (gold word times in the built-in corpus).
+
+A joint model end to end: train the vocabulary with ``transform.layout.tags`` as its tags
+(``simul data spm --tags '<asr>,<st>' --input train.en train.de ...``), encode each target with
+``SerializedTextEncoder(tokenizer, transform.layout)(transform(instance))``, and turn the pieces
+the model emits back into scorer records with ``joint_instance_output(..., transform.layout,
+unit="piece", references=transform.layout.references(instance))``.
 
 Examples:
     >>> transform = get_target_transform("joint_alignment:de")

@@ -41,6 +41,7 @@ __all__ = [
     "Symmetrization",
     "align_bitext",
     "aligner_token",
+    "eflomal_directions",
     "parse_pharaoh",
     "symmetrize",
 ]
@@ -157,21 +158,21 @@ def symmetrize(forward: Alignment, reverse: Alignment, how: Symmetrization) -> A
     return tuple(sorted(links))
 
 
-def align_bitext(
+def eflomal_directions(
     source_sentences: Sequence[Sequence[str]],
     target_sentences: Sequence[Sequence[str]],
     config: AlignerConfig | None = None,
-) -> list[Alignment]:
-    """Word-align a bitext with eflomal and symmetrize each sentence pair.
+) -> tuple[list[Alignment], list[Alignment]]:
+    """Word-align a bitext with eflomal: its forward and reverse alignments, unsymmetrized.
 
     Args:
         source_sentences: N sentences, each its whitespace words.
         target_sentences: N translations, each its whitespace words.
-        config: eflomal's settings and the symmetrization (Default: ``AlignerConfig()``).
+        config: eflomal's settings (``symmetrization`` is not used here).
 
     Returns:
-        N alignments of ``(source_index, target_index)`` pairs, sorted; an empty side gives an
-        empty alignment.
+        The forward and the reverse alignments, N each, as sorted ``(source, target)`` pairs;
+        an empty side gives empty alignments.
 
     Raises:
         ValueError: the two sides differ in length, or a word holds whitespace.
@@ -194,7 +195,7 @@ def align_bitext(
                 )
             lines[side].append(" ".join(aligner_token(word) for word in words))
     if not lines["source"]:
-        return []
+        return [], []
     logger.info("aligning %d sentence pairs with eflomal", len(lines["source"]))
     with tempfile.TemporaryDirectory(prefix="simul-eflomal-") as work:
         forward_path, reverse_path = Path(work) / "forward", Path(work) / "reverse"
@@ -214,20 +215,46 @@ def align_bitext(
             )
         except (OSError, ValueError, RuntimeError, subprocess.SubprocessError) as error:
             raise RuntimeError(f"eflomal failed: {error}") from error
-        directions = []
+        directions: list[list[Alignment]] = []
         for path in (forward_path, reverse_path):
             text = path.read_text(encoding="utf-8") if path.is_file() else ""
-            found = text.split("\n")[: len(lines["source"])]
-            if len(found) != len(lines["source"]) or text.count("\n") != len(lines["source"]):
+            if text.count("\n") != len(lines["source"]):
                 raise RuntimeError(
                     f"eflomal must write one line per sentence pair ({len(lines['source'])}) to "
                     f"{path.name}, but wrote {text.count(chr(10))}."
                 )
-            directions.append(found)
-    alignments = []
-    for number, (source, target) in enumerate(zip(source_sentences, target_sentences, strict=True)):
-        where = f"eflomal output line {number + 1}"
-        forward = parse_pharaoh(directions[0][number], len(source), len(target), where)
-        reverse = parse_pharaoh(directions[1][number], len(source), len(target), where)
-        alignments.append(symmetrize(forward, reverse, config.symmetrization))
-    return alignments
+            directions.append(
+                [
+                    parse_pharaoh(line, len(source), len(target), f"eflomal {path.name} line {n + 1}")
+                    for n, (line, source, target) in enumerate(
+                        zip(text.split("\n"), source_sentences, target_sentences, strict=False)
+                    )
+                ]
+            )
+    return directions[0], directions[1]
+
+
+def align_bitext(
+    source_sentences: Sequence[Sequence[str]],
+    target_sentences: Sequence[Sequence[str]],
+    config: AlignerConfig | None = None,
+) -> list[Alignment]:
+    """Word-align a bitext with eflomal and symmetrize each sentence pair.
+
+    Args:
+        source_sentences: N sentences, each its whitespace words.
+        target_sentences: N translations, each its whitespace words.
+        config: eflomal's settings and the symmetrization (Default: ``AlignerConfig()``).
+
+    Returns:
+        N alignments of ``(source_index, target_index)`` pairs, sorted; an empty side gives an
+        empty alignment.
+
+    Raises:
+        ValueError, RuntimeError: as :func:`eflomal_directions`.
+    """
+    config = config or AlignerConfig()
+    forward, reverse = eflomal_directions(source_sentences, target_sentences, config)
+    return [
+        symmetrize(f, r, config.symmetrization) for f, r in zip(forward, reverse, strict=True)
+    ]
