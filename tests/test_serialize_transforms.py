@@ -9,7 +9,7 @@ import pytest
 from simul.data.instance import Instance, WordSpan
 from simul.data.synth import GrammarConfig, SynthSentence, generate_sentences
 from simul.serialize import (
-    TARGET_TRANSFORM_NAMES,
+    TARGET_TRANSFORMS,
     EmittedToken,
     JointTarget,
     SourceText,
@@ -83,8 +83,8 @@ def test_names_select_the_transforms() -> None:
 def test_bad_names_are_errors(name: str) -> None:
     with pytest.raises(ValueError) as error:
         get_target_transform(name)
-    if name in ("", "mt", "asr:de", "st:", "st:de+es", "joint_alignment", "joint_alignment:"):
-        assert all(known in str(error.value) for known in TARGET_TRANSFORM_NAMES)
+    if name in ("", "mt"):
+        assert all(family in str(error.value) for family in TARGET_TRANSFORMS)
 
 
 def test_hand_example_in_both_modes() -> None:
@@ -136,7 +136,7 @@ def test_instance_errors_name_the_instance() -> None:
         get_target_transform("joint_timestamp:de")(untimed)
     with pytest.raises(ValueError, match="'hand'.*translations into de, fr"):
         get_target_transform("joint_alignment:de+fr")(HAND)
-    with pytest.raises(ValueError, match="must have a 'fr' translation"):
+    with pytest.raises(ValueError, match="must have a translation into 'fr'"):
         get_target_transform("st:fr")(HAND)
     bad = Instance(
         id="bad", audio_path=Path("unused.wav"), offset_samples=0, num_samples=16000,

@@ -51,6 +51,7 @@ from simul.serialize.order import (
 from simul.serialize.streams import ASR_STREAM, ST_STREAM, StreamLayout, stream_tag
 from simul.serialize.transforms import (
     TARGET_TRANSFORM_NAMES,
+    TARGET_TRANSFORMS,
     AlignmentTables,
     JointTarget,
     SerializationMode,
@@ -72,6 +73,7 @@ __all__ = [
     "ASR_STREAM",
     "ST_STREAM",
     "SYMMETRIZATIONS",
+    "TARGET_TRANSFORMS",
     "TARGET_TRANSFORM_NAMES",
     "AlignerConfig",
     "Alignment",

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Literal, final
 
 from simul.data.instance import Instance, samples_to_ms
+from simul.registry import Registry
 from simul.serialize.order import (
     Alignment,
     TargetWords,
@@ -50,6 +51,7 @@ from simul.serialize.order import (
 from simul.serialize.streams import StreamLayout
 
 __all__ = [
+    "TARGET_TRANSFORMS",
     "TARGET_TRANSFORM_NAMES",
     "AlignmentTables",
     "JointTarget",
@@ -86,7 +88,11 @@ class SourceText:
     """The transcript as the target (an ASR model)."""
 
     def __call__(self, instance: Instance) -> str:
-        return instance.source_text
+        # Imported here: the feature pipeline loads torch and fairseq2, which serialization
+        # (and `simul data align`) never needs; a trainer has loaded them already.
+        from simul.data.features.pipeline import source_text
+
+        return source_text(instance)
 
 
 @final
@@ -98,12 +104,9 @@ class TargetText:
     """The target language code."""
 
     def __call__(self, instance: Instance) -> str:
-        if self.lang not in instance.target_texts:
-            raise ValueError(
-                f"instance {instance.id!r} must have a {self.lang!r} translation, but has "
-                f"{', '.join(instance.target_texts) or 'none'}."
-            )
-        return instance.target_texts[self.lang]
+        from simul.data.features.pipeline import translation_text  # see SourceText
+
+        return translation_text(self.lang)(instance)
 
 
 @final
@@ -216,6 +219,62 @@ def _languages(text: str, name: str) -> tuple[str, ...]:
     return langs
 
 
+#: ``(argument after the first ':' or None, alignment tables) -> transform``.
+TargetTransformFactory = Callable[[str | None, AlignmentTables | None], TargetTransform]
+
+
+def _transcript(argument: str | None, alignments: AlignmentTables | None) -> TargetTransform:
+    if argument is not None:
+        raise ValueError(f"target transform `asr` takes no argument, but is given {argument!r}.")
+    return SourceText()
+
+
+def _translation(argument: str | None, alignments: AlignmentTables | None) -> TargetTransform:
+    if not argument or "+" in argument or ":" in argument:
+        raise ValueError(
+            f"target transform `st` needs one language, e.g. `st:de`, but is given {argument!r}."
+        )
+    return TargetText(argument)
+
+
+def _joint(mode: SerializationMode) -> TargetTransformFactory:
+    family = f"joint_{mode}"
+
+    def factory(argument: str | None, alignments: AlignmentTables | None) -> TargetTransform:
+        name = f"{family}:{argument}"
+        if not argument:
+            raise ValueError(
+                f"target transform `{family}` needs its languages, e.g. `{family}:de` or "
+                f"`{family}:de+es`, but is given none."
+            )
+        langs_text, _, option = argument.partition(":")
+        lag_ms = 0.0
+        if option:
+            match = _LAG.match(option)
+            if mode != "timestamp" or match is None:
+                raise ValueError(
+                    f"target transform {name!r} has an unknown option {option!r}; the names are "
+                    f"{', '.join(TARGET_TRANSFORM_NAMES)}."
+                )
+            lag_ms = float(match.group("value"))
+        return JointTarget(
+            mode=mode,
+            target_langs=_languages(langs_text, name),
+            target_lag_ms=lag_ms,
+            alignments=alignments,
+        )
+
+    return factory
+
+
+#: Target transform factories by the part of the name before the first ``:``.
+TARGET_TRANSFORMS: Registry[TargetTransformFactory] = Registry("target transform")
+TARGET_TRANSFORMS.add("asr", _transcript)
+TARGET_TRANSFORMS.add("st", _translation)
+TARGET_TRANSFORMS.add("joint_alignment", _joint("alignment"))
+TARGET_TRANSFORMS.add("joint_timestamp", _joint("timestamp"))
+
+
 def get_target_transform(
     name: str, *, alignments: AlignmentTables | None = None
 ) -> TargetTransform:
@@ -227,29 +286,7 @@ def get_target_transform(
             ``Instance.alignments`` (e.g. eflomal's, from ``read_alignments``).
 
     Raises:
-        ValueError: an unknown name (the message lists the known ones) or bad languages.
+        ValueError: an unknown name (the message lists the known ones) or bad arguments.
     """
-    family, _, argument = name.partition(":")
-    known = ", ".join(TARGET_TRANSFORM_NAMES)
-    if family == "asr" and not argument:
-        return SourceText()
-    if family == "st" and argument and "+" not in argument and ":" not in argument:
-        return TargetText(argument)
-    if family in ("joint_alignment", "joint_timestamp") and argument:
-        langs_text, _, option = argument.partition(":")
-        lag_ms = 0.0
-        if option:
-            match = _LAG.match(option)
-            if family != "joint_timestamp" or match is None:
-                raise ValueError(
-                    f"target transform {name!r} has an unknown option {option!r}; "
-                    f"the known names are {known}."
-                )
-            lag_ms = float(match.group("value"))
-        return JointTarget(
-            mode="alignment" if family == "joint_alignment" else "timestamp",
-            target_langs=_languages(langs_text, name),
-            target_lag_ms=lag_ms,
-            alignments=alignments,
-        )
-    raise ValueError(f"target transform must be one of {known}, but is {name!r} instead.")
+    family, separator, argument = name.partition(":")
+    return TARGET_TRANSFORMS.get(family)(argument if separator else None, alignments)
