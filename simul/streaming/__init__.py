@@ -1,0 +1,66 @@
+"""The simultaneous loop: any model, any policy, one loop, exact timing.
+
+Types everything speaks: :class:`Token`, :class:`Read`/:class:`Write`, :class:`Signals` by
+:class:`Capability`, :class:`Requirements`, :class:`DecisionView`, :class:`Emission`.  Interfaces:
+:class:`StreamingModel` (models) and :class:`Policy` (policies, implemented in the top-level
+``policies`` package).  The loop: :class:`StreamingSession` (one segment at a time; the SimulEval
+agent drives it) and :func:`simulate` (one instance, SimulEval's segmentation);
+:func:`simulate_corpus` runs a test set and writes ``instances.log``.  :class:`ToyModel` is a
+deterministic model with every capability, for tests and for ``simul eval --model toy``.
+Checkpoints become streaming models through :mod:`simul.streaming.adapters` (imported on its own:
+it loads the model families).
+"""
+
+from simul.streaming.actions import Decision, Read, Write
+from simul.streaming.corpus import simulate_corpus
+from simul.streaming.model import StreamingModel
+from simul.streaming.policy import DecisionView, EndOfSource, Policy
+from simul.streaming.progress import CommittedToken, UtteranceProgress
+from simul.streaming.result import UtteranceResult, stream_references
+from simul.streaming.session import (
+    DEFAULT_MAX_TOKENS,
+    ElapsedClock,
+    StreamingSession,
+    check_compatible,
+    complete_prefix_length,
+)
+from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.simulate import iter_segments, segment_num_samples, simulate, simulate_waveform
+from simul.streaming.tokens import WORD_BOUNDARY, Token, writable_prefix
+from simul.streaming.toy import ToyConfig, ToyMode, ToyModel
+from simul.streaming.words import Emission, WordAssembler
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "WORD_BOUNDARY",
+    "Capability",
+    "CommittedToken",
+    "Decision",
+    "DecisionView",
+    "ElapsedClock",
+    "Emission",
+    "EndOfSource",
+    "Policy",
+    "Read",
+    "Requirements",
+    "Signals",
+    "StreamingModel",
+    "StreamingSession",
+    "Token",
+    "ToyConfig",
+    "ToyMode",
+    "ToyModel",
+    "UtteranceProgress",
+    "UtteranceResult",
+    "WordAssembler",
+    "Write",
+    "check_compatible",
+    "complete_prefix_length",
+    "iter_segments",
+    "segment_num_samples",
+    "simulate",
+    "simulate_corpus",
+    "simulate_waveform",
+    "stream_references",
+    "writable_prefix",
+]

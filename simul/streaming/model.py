@@ -1,0 +1,92 @@
+"""The streaming-model protocol: what any model (transducer, AED, monotonic, external) implements.
+
+The loop (:mod:`simul.streaming.session`) drives a model through five calls and knows nothing
+else about it; the model never imports a policy:
+
+- ``new_state()``: the state of an utterance before any source;
+- ``read(state, samples, source_finished=...)``: consume the next source segment *incrementally*
+  (fbank and encoder caches in the state; never re-encode the prefix unless the model documents
+  that it does, as a full-context encoder must);
+- ``signals(state, requirements)``: the candidates and, by capability, the signals a policy asked
+  for (:mod:`simul.streaming.signals`);
+- ``write(state, tokens)``: advance the decoder over tokens the policy wrote (a prefix of the
+  candidates of that state);
+- ``capabilities``: which signals the model can compute.
+
+States are values: ``read`` and ``write`` return a new state and leave their input usable, because
+the loop branches (it writes tentatively and, with whole-word emission, continues from an earlier
+state).  Use frozen dataclasses whose tensors are never modified in place (``torch.cat``, not
+``copy_``); a cache that is expensive to copy can be shared between states as long as it is
+append-only and each state records how much of it is its own.
+
+Adding a model family: implement this class over the family's steps (see
+:class:`simul.streaming.toy.ToyModel`, which implements every capability and is the reference for
+the contract, and :class:`simul.streaming.transducer.TransducerStreamingModel`), then add a
+builder to :func:`simul.streaming.adapters.adapter_registry` (or the ``simul.model_adapters``
+entry-point group) so that ``simul eval --checkpoint`` finds it by the checkpoint's family.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+import torch
+
+from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.tokens import Token
+
+__all__ = ["StreamingModel"]
+
+StateT = TypeVar("StateT")
+
+
+class StreamingModel(ABC, Generic[StateT]):
+    """A model the simultaneous loop can drive (see the module doc for the contract)."""
+
+    @property
+    @abstractmethod
+    def capabilities(self) -> frozenset[Capability]:
+        """The signals :meth:`signals` can compute."""
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int:
+        """The rate :meth:`read` expects its samples at, in Hz."""
+
+    @property
+    @abstractmethod
+    def output_streams(self) -> tuple[str, ...]:
+        """The streams the model writes (``("st",)``, ``("asr", "st")``); pieces before any
+        stream tag belong to the first one."""
+
+    @abstractmethod
+    def new_state(self) -> StateT:
+        """The state of a new utterance (nothing read, nothing written)."""
+
+    @abstractmethod
+    def read(self, state: StateT, samples: torch.Tensor, *, source_finished: bool) -> StateT:
+        """Consume the next source segment.
+
+        Args:
+            state: the utterance's state.
+            samples: (N,) float32 mono samples in [-1, 1] at :attr:`sample_rate`; N >= 0.
+            source_finished: whether this is the last segment (flush any look-ahead buffer).
+        """
+
+    @abstractmethod
+    def signals(self, state: StateT, requirements: Requirements) -> Signals:
+        """The candidates and the required signals at this point (pure: ``state`` is unchanged)."""
+
+    @abstractmethod
+    def write(self, state: StateT, tokens: Sequence[Token]) -> StateT:
+        """Advance over ``tokens``, a non-empty prefix of ``signals(state, ...).candidates``."""
+
+    def check_requirements(self, requirements: Requirements) -> None:
+        """Raise a ``ValueError`` if this model cannot meet ``requirements`` beyond its
+        capabilities (e.g. an attention layer it does not have).  The default checks nothing."""
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies the model in a results file (family, config, checkpoint)."""
+        return {"model": type(self).__name__}

@@ -1,0 +1,80 @@
+"""The unit a model proposes and a policy writes: one output token, with what the loop must know.
+
+Why the token carries its role: the loop turns written tokens into whole words per output stream
+(:mod:`simul.streaming.words`) without asking the model's tokenizer, and a policy must know which
+candidate ends the sentence.  So every :class:`Token` says, besides its id and text piece, whether it
+ends the sentence (EOS) and whether it is a stream tag of a joint ASR/ST model (``<asr>``,
+``<st>``: see :mod:`simul.serialize.streams`).
+
+Pieces follow SentencePiece's convention: a piece that begins a word starts with ``▁`` (U+2581),
+and ``▁`` may also occur inside a piece (then the piece ends one word and begins the next).  An
+adapter over a tokenizer with another convention converts its pieces to this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["WORD_BOUNDARY", "Token", "writable_prefix"]
+
+#: SentencePiece's word-boundary marker, "▁".
+WORD_BOUNDARY = "\u2581"
+
+
+@dataclass(frozen=True)
+class Token:
+    """One output token.
+
+    Attributes:
+        id: the token id in the model's vocabulary.
+        piece: its text piece (``"▁hel"``, ``"lo"``, ``"</s>"``, ``"<st>"``).
+        ends_sentence: whether writing it ends the utterance's output (EOS).
+        stream: for a stream tag, the stream the following pieces belong to (``"asr"``,
+            ``"st"``, a language code); ``None`` for every other token.
+
+    Examples:
+        >>> Token(id=17, piece="▁hel").starts_word
+        True
+        >>> Token(id=2, piece="</s>", ends_sentence=True).is_control
+        True
+    """
+
+    id: int
+    piece: str
+    ends_sentence: bool = False
+    stream: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.id, bool) or not isinstance(self.id, int):
+            raise ValueError(f"`id` of a token must be an int, but is {self.id!r} instead.")
+        if not isinstance(self.piece, str):
+            raise ValueError(f"`piece` of token {self.id} must be a str, but is {self.piece!r} instead.")
+        if self.ends_sentence and self.stream is not None:
+            raise ValueError(
+                f"token {self.id} ({self.piece!r}) must not both end the sentence and switch "
+                f"to stream {self.stream!r}."
+            )
+
+    @property
+    def is_control(self) -> bool:
+        """An end of sentence or a stream tag: no text of its own."""
+        return self.ends_sentence or self.stream is not None
+
+    @property
+    def starts_word(self) -> bool:
+        """Whether the piece begins a new word (it starts with ``▁``)."""
+        return not self.is_control and self.piece.startswith(WORD_BOUNDARY)
+
+    @property
+    def closes_previous_word(self) -> bool:
+        """Whether the word before this token is complete once this token follows it."""
+        return self.is_control or self.starts_word
+
+
+def writable_prefix(candidates: Sequence[Token]) -> tuple[Token, ...]:
+    """The candidates before the first end of sentence (what a policy may write mid-source)."""
+    for position, token in enumerate(candidates):
+        if token.ends_sentence:
+            return tuple(candidates[:position])
+    return tuple(candidates)
