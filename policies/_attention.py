@@ -5,6 +5,10 @@ The steps, in FBK's order (``simul_offline_edatt.py``/``simul_offline_alignatt.p
 heads; aggregate them (FBK: the mean over all heads); drop the last encoder frame (FBK does, in both
 policies); normalise each candidate's row (EDAtt: L2 over frames) or each frame's column across the
 candidates (z-score, SimulSeamless's ``normalize_attn``, against attention sinks).
+
+One departure from FBK: a candidate whose attention is entirely on the dropped last frame has an
+all-zero row, which FBK's rules take as aligned to frame 0 (AlignAtt) or as not attending to the
+newest frames (EDAtt), and write; here it counts as attending to the newest audio, and waits.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass
 import torch
 
 from simul.streaming import Capability, Signals
+from simul.streaming.policy import coerce_enum_fields
 
-__all__ = ["AttentionReading", "HeadAggregation", "Normalization", "read_attention"]
+__all__ = ["AttentionReading", "HeadAggregation", "Normalization", "PreparedAttention", "read_attention"]
 
 
 class HeadAggregation(enum.Enum):
@@ -56,6 +61,7 @@ class AttentionReading:
     """Drop the last received encoder frame before deciding (FBK's agents do)."""
 
     def __post_init__(self) -> None:
+        coerce_enum_fields(self)
         if isinstance(self.layer, bool) or not isinstance(self.layer, int):
             raise ValueError(f"`layer` must be an int, but is {self.layer!r} instead.")
         if self.heads is not None and (not self.heads or any(h < 0 for h in self.heads)):
@@ -79,12 +85,23 @@ class AttentionReading:
         return frozenset({Capability.CROSS_ATTENTION})
 
 
-def read_attention(signals: Signals, reading: AttentionReading) -> torch.Tensor:
-    """The prepared attention of every candidate (see the module doc).
+@dataclass(frozen=True, eq=False)
+class PreparedAttention:
+    """Attention rows ready for a decision rule.
 
-    Returns:
-        (C, T') float32, T' = T - 1 with ``exclude_last_frame`` (at least 0), else T.
+    Attributes:
+        rows: (C, T') float32, T' = T - 1 with ``exclude_last_frame`` (at least 0), else T.
+        only_on_dropped_frame: (C,) bool: the candidate's aggregated attention is all on the
+            dropped last frame (nothing left on the kept ones), so it is aligned to the newest audio.
+            FBK's agents would take the argmax of an all-zero row, frame 0, and write it.
     """
+
+    rows: torch.Tensor
+    only_on_dropped_frame: torch.Tensor
+
+
+def read_attention(signals: Signals, reading: AttentionReading) -> PreparedAttention:
+    """The prepared attention of every candidate (see the module doc)."""
     weights = signals.cross_attention
     if weights is None:
         raise ValueError("the model's signals hold no cross-attention, which this policy reads.")
@@ -102,12 +119,13 @@ def read_attention(signals: Signals, reading: AttentionReading) -> torch.Tensor:
         rows = weights.amax(dim=1)  # (C, T)
     if reading.exclude_last_frame:
         rows = rows[:, :-1]
+    only_on_dropped_frame = ~(rows > 0).any(dim=1)  # (C,)
     if rows.shape[1] == 0 or rows.shape[0] == 0:
-        return rows
+        return PreparedAttention(rows=rows, only_on_dropped_frame=only_on_dropped_frame)
     if reading.normalization is Normalization.L2:
         rows = torch.nn.functional.normalize(rows, p=2.0, dim=1)
     elif reading.normalization is Normalization.ZSCORE:
         mean = rows.mean(dim=0, keepdim=True)  # (1, T')
         std = rows.std(dim=0, unbiased=False, keepdim=True)  # (1, T')
         rows = torch.where(std > 0, (rows - mean) / std.clamp(min=1e-12), torch.zeros_like(rows))
-    return rows
+    return PreparedAttention(rows=rows, only_on_dropped_frame=only_on_dropped_frame)

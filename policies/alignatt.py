@@ -50,11 +50,13 @@ class AlignAtt(Policy):
         writable = view.writable
         if not writable:
             return Read()
-        rows = read_attention(view.signals, self.attention)[: len(writable)]  # (C, T')
+        prepared = read_attention(view.signals, self.attention)
+        rows = prepared.rows[: len(writable)]  # (C, T')
         if rows.shape[1] == 0:
             return Read()
         aligned_to = rows.argmax(dim=1)  # (C,)
         first_recent_frame = rows.shape[1] - self.frames
-        unaligned = (aligned_to >= first_recent_frame).nonzero()
+        recent = (aligned_to >= first_recent_frame) | prepared.only_on_dropped_frame[: len(writable)]
+        unaligned = recent.nonzero()
         count = int(unaligned[0, 0]) if unaligned.numel() else len(writable)
         return Write(writable[:count]) if count > 0 else Read()

@@ -55,10 +55,11 @@ class EDAtt(Policy):
         writable = view.writable
         if not writable:
             return Read()
-        rows = read_attention(view.signals, self.attention)[: len(writable)]  # (C, T')
+        prepared = read_attention(view.signals, self.attention)
+        rows = prepared.rows[: len(writable)]  # (C, T')
         if rows.shape[1] == 0:
             return Read()
         recent = rows[:, -self.frames :].sum(dim=1)  # (C,)
-        unstable = (recent >= self.alpha).nonzero()
+        unstable = ((recent >= self.alpha) | prepared.only_on_dropped_frame[: len(writable)]).nonzero()
         count = int(unstable[0, 0]) if unstable.numel() else len(writable)
         return Write(writable[:count]) if count > 0 else Read()

@@ -7,6 +7,13 @@ once frame j + extra_delay_frames has been received (a wait-k-style delay measur
 frames, 40 ms each).  The model's chunk size (its look-ahead) is the other latency knob; it is
 fixed at training.  For a delay counted in segments or words instead, run ``WaitK`` on the
 transducer.
+
+Whole words: a transducer proposes no look-ahead (only what it has emitted), so with
+``whole_words`` (the default) a word is committed when the search emits the start of the next one,
+and the last word at the end of the source; a word's delay is then the time it was known to be
+complete, which is what a SimulEval agent can report.  ``whole_words=False`` commits every piece
+as emitted and gives each word the time of its last piece (the latency of a display that shows
+pieces as they come).
 """
 
 from __future__ import annotations

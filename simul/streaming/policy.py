@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +45,7 @@ from simul.streaming.actions import Decision
 from simul.streaming.signals import Requirements, Signals
 from simul.streaming.tokens import Token, writable_prefix
 
-__all__ = ["DecisionView", "EndOfSource", "Policy", "plain_values"]
+__all__ = ["DecisionView", "EndOfSource", "Policy", "coerce_enum_fields", "plain_values"]
 
 
 class EndOfSource(enum.Enum):
@@ -108,13 +109,32 @@ def plain_values(value: Any) -> Any:
     return value
 
 
+def coerce_enum_fields(config: Any) -> None:
+    """Turn string values of a frozen dataclass's enum-typed fields into their enum members.
+
+    So that ``WaitK(target_unit="word")`` works like ``WaitK(target_unit=TargetUnit.WORD)``; an
+    unknown value is a ``ValueError`` listing the allowed ones.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        kind = hints.get(f.name)
+        value = getattr(config, f.name)
+        if isinstance(kind, type) and issubclass(kind, enum.Enum) and isinstance(value, str):
+            try:
+                member = kind(value)
+            except ValueError:
+                allowed = [m.value for m in kind]
+                raise ValueError(f"`{f.name}` must be one of {allowed}, but is {value!r} instead.") from None
+            object.__setattr__(config, f.name, member)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Policy(ABC):
     """A read/write policy: hyperparameters (dataclass fields) and one decision rule.
 
     Subclasses are ``@final @dataclass(frozen=True, kw_only=True)``, add their own documented
     fields, call ``super().__post_init__()`` if they validate, and implement :attr:`requires` and
-    :meth:`decide`.
+    :meth:`decide`.  Enum-typed fields also accept their values as strings.
     """
 
     segment_ms: int = 320
@@ -126,6 +146,7 @@ class Policy(ABC):
     and proposed again after the next segment (FBK's agents' get_words)."""
 
     def __post_init__(self) -> None:
+        coerce_enum_fields(self)
         if isinstance(self.segment_ms, bool) or not isinstance(self.segment_ms, int) or self.segment_ms < 1:
             raise ValueError(f"`segment_ms` must be an int >= 1, but is {self.segment_ms!r} instead.")
         if not isinstance(self.end_of_source, EndOfSource):
