@@ -2,18 +2,20 @@
 
 Why vectorised: SimulEval scores every instance in a Python loop over tokens, which takes
 seconds on a corpus of tens of thousands of instances.  Here instances of similar output
-length form blocks, each block is padded into (B, L) arrays, and every formula runs along axis 1.
-The floating-point operations are SimulEval's, in its order, so the results are bit-identical:
-running sums use ``np.cumsum`` along a row (sequential, like Python's ``+=``), and the DAL and
-ATD recurrences run column by column over the rows of a block.  The one exception is ATD, which
-can be a few ulp away: SimulEval rounds its mean per instance once from the exact sum
-(``statistics.mean``), and adds the 300 ms source tokens one by one where we multiply.  The
+length form blocks, each block is padded into time-major (L, B) arrays (L output positions, B
+instances), and every formula runs down the positions, one vector operation over the B
+instances per position.  The floating-point operations are SimulEval's, in its order, so the
+results are bit-identical: sums and DAL's recurrence run position by position (like Python's
+``+=`` loop).  The one exception is ATD, which can be a few ulp away: SimulEval rounds its mean
+per instance once from the exact sum (``statistics.mean``), adds the 300 ms source tokens one
+by one where we multiply, and runs the target-time recurrence that we take in closed form.  The
 readable per-instance definitions are in ``simul.eval.latency``; the tests check this module
 against them and against SimulEval 1.1.4.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import statistics
@@ -78,6 +80,11 @@ class LatencyInputs:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_flat", _validate(self))
+
+    @functools.cached_property
+    def _atd_source_ends(self) -> np.ndarray:
+        """(sum of delay counts,) ATD's paired source end per output unit, shared by both clocks."""
+        return _flat_atd_source_ends(self._flat, self.source_type)
 
 
 def _flatten(rows: Sequence[Sequence[float]], name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -196,36 +203,41 @@ def corpus_mean(values: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class _Block:
-    """Instances of similar length, padded to the longest: B rows, L columns (output units).
+    """Instances of similar length, padded to the longest, time-major: L positions x B instances.
 
-    Padding repeats each row's last value, so no chunk boundary falls in the padding.
+    Time-major, so that every recurrence along the output (running sums and maxima, DAL's
+    lag) is L vector operations over the B instances.  Padding repeats each instance's last
+    value, so no chunk boundary falls in the padding.
     """
 
     lengths: np.ndarray
     """(B,) number of output units |Y| (int64)."""
     mask: np.ndarray
-    """(B, L) True on real units."""
+    """(L, B) True on real units."""
     times: np.ndarray
-    """(B, L) the clock being scored: delays, or elapsed when computation-aware."""
+    """(L, B) the clock being scored: delays, or elapsed when computation-aware."""
     delays: np.ndarray
-    """(B, L) delays (ATD's chunks come from them even when computation-aware)."""
-    compute: np.ndarray | None
-    """(B, L) ATD's per-unit compute time, or None when not computation-aware."""
+    """(L, B) delays (ATD's chunks come from them even when computation-aware)."""
+    overhead: np.ndarray | None
+    """(L, B) compute time so far, ``elapsed - delays`` (0 where an instance's elapsed are all
+    0), for ATD; None when not computation-aware."""
     source: np.ndarray
     """(B,) |X|."""
     target: np.ndarray
     """(B,) |Y*|, or |Y| without a reference or with ``use_ref_len`` off (float64)."""
+    atd_source_end: np.ndarray | None
+    """(L, B) ``_atd_source_ends`` of the block, or None when ATD is not scored."""
 
 
-#: Cells (rows x columns) per block: its (B, L) float64 arrays, 128 KiB each, stay in cache.
-_BLOCK_CELLS = 16384
+#: Cells (positions x instances) per block: its float64 arrays, 256 KiB each, stay in cache.
+_BLOCK_CELLS = 32768
 
 
 def _blocks(lengths: np.ndarray) -> list[np.ndarray]:
     """Positions in blocks of similar length (within a factor 2**0.25: padding wastes <= 19%).
 
     A block holds about ``_BLOCK_CELLS`` cells; smaller blocks cost more Python calls, larger
-    ones leave the CPU cache (measured: 16384 is about 30% faster than unbounded blocks).
+    ones leave the CPU cache.
     """
     keys = np.floor(np.log2(np.maximum(lengths, 1)) * 4).astype(np.int64)
     order = np.argsort(keys, kind="stable")
@@ -236,39 +248,74 @@ def _blocks(lengths: np.ndarray) -> list[np.ndarray]:
     return blocks
 
 
-def _padded(flat: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """(B, L) rows of ``flat`` starting at ``starts``, padded by repeating each last value."""
-    columns = np.arange(int(lengths.max()))
-    return flat[starts[:, None] + np.minimum(columns, lengths[:, None] - 1)]
+def _padding_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(L, B) where in a flat array each cell of a block is: its instance's unit, or the last."""
+    positions = np.arange(int(lengths.max()))[:, None]
+    return starts + np.minimum(positions, lengths - 1)
+
+
+def _running(op: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """(L, B) the running ``op`` (``np.add``, ``np.maximum``) of ``values`` down the positions.
+
+    One vector operation per position, in order: ``np.add`` rounds as Python's ``+=`` loop
+    does.  (numpy's ``ufunc.accumulate`` gives the same values but runs element by element,
+    about 10 times slower here.)
+    """
+    out = np.empty_like(values)
+    out[0] = values[0]
+    for position in range(1, values.shape[0]):
+        op(out[position - 1], values[position], out=out[position])
+    return out
+
+
+def _total(values: np.ndarray) -> np.ndarray:
+    """(B,) the sum down the positions of (L, B) ``values``, in order (SimulEval's ``+=``).
+
+    Explicitly sequential: ``values.sum(axis=0)`` may pair the terms (pairwise summation)
+    depending on the block's shape, which rounds differently, so that an instance would not
+    score the same in every batch.
+    """
+    total = values[0].copy()
+    for row in values[1:]:
+        total += row
+    return total
 
 
 def _last(block: _Block) -> np.ndarray:
-    return block.times[np.arange(block.lengths.size), block.lengths - 1]
+    return block.times[block.lengths - 1, np.arange(block.lengths.size)]
 
 
 def _lagging_rows(block: _Block, oracle_length: np.ndarray) -> np.ndarray:
-    """AL with the given oracle length, per row (see ``average_lagging``).
+    """AL with the given oracle length, per instance (see ``average_lagging``).
 
     SimulEval's shortcut (d_1 > |X| gives d_1) needs no branch: the cut-off then has tau = 1,
     and d_1 - 0 / gamma is d_1.
     """
     source = block.source
     gamma = oracle_length / source
-    running = np.cumsum(block.times - np.arange(block.times.shape[1]) / gamma[:, None], axis=1)
-    reached = block.mask & (block.times >= source[:, None])
-    tau = np.where(reached.any(axis=1), reached.argmax(axis=1) + 1, block.lengths)
-    return running[np.arange(tau.size), tau - 1] / tau
+    positions = np.arange(block.times.shape[0])[:, None]
+    reached = block.mask & (block.times >= source)
+    tau = np.where(reached.any(axis=0), reached.argmax(axis=0) + 1, block.lengths)
+    # (finite terms times a mask: the same sum as np.where(..., 0.0), faster)
+    return _total((block.times - positions / gamma) * (positions < tau)) / tau
 
 
 def _dal_rows(block: _Block) -> np.ndarray:
-    """DAL per row (see ``differentiable_average_lagging``); the recurrence runs by column."""
+    """DAL per instance (see ``differentiable_average_lagging``).
+
+    The recurrence g'_i = max(d_i, g'_{i-1} + 1/gamma) runs position by position: a closed
+    form would round differently.
+    """
+    times = block.times
     gamma = block.lengths / block.source
-    lagged = block.times[:, 0].copy()
-    total = lagged - 0 / gamma
-    for column in range(1, block.times.shape[1]):
-        lagged = np.maximum(block.times[:, column], lagged + 1 / gamma)
-        total = np.where(block.mask[:, column], total + (lagged - column / gamma), total)
-    return total / block.lengths
+    step = 1 / gamma
+    lagged = np.empty_like(times)
+    lagged[0] = times[0]
+    for position in range(1, times.shape[0]):
+        np.add(lagged[position - 1], step, out=lagged[position])
+        np.maximum(times[position], lagged[position], out=lagged[position])
+    positions = np.arange(times.shape[0])[:, None]
+    return _total((lagged - positions / gamma) * block.mask) / block.lengths
 
 
 def _divmod_token_ms(span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -281,90 +328,103 @@ def _divmod_token_ms(span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return whole, span - whole * SPEECH_SOURCE_TOKEN_MS
 
 
-def _speech_source_end(
-    delays: np.ndarray,
-    previous_delay: np.ndarray,
-    whole: np.ndarray,
-    counts: np.ndarray,
-    read_before: np.ndarray,
-    start_column: np.ndarray,
-    source: np.ndarray,
-) -> np.ndarray:
-    """(B, L) end time, in ms, of source token ``source`` (1-based; 0 means none) of each row.
+def _target_ends(block: _Block, token_length: float) -> np.ndarray:
+    """(L, B) ATD's target token end times: ``end_t = max(d_t, end_{t-1}) + length + c_t``.
 
-    The source tokens of the chunk that starts at column c end at ``previous_delay[c] + 300 p``
-    for p = 1 .. ``whole[c]``, then (remainder token) at ``delays[c]``.  SimulEval adds the token
-    lengths one by one instead, which is the same number whenever the sums are exact (delays in
-    whole ms or 16 kHz samples), and a few ulp away otherwise.
-
-    The token lies in the target token's own chunk when ``source > read_before``; otherwise
-    ``source`` is the target token's index t <= L, so only a row's first L source tokens need
-    their chunk: each chunk writes its start column at its first token, and a running maximum
-    fills the rest.
+    With P_t = t * length + overhead_t (t 1-based: the running sum of length + compute time),
+    the recurrence is ``end_t = P_t + max_{j <= t} (d_j - P_{j-1})``: one running maximum.
+    Exact for text without compute times (whole numbers), within a few ulp otherwise.
     """
-    size, width = delays.shape
-    columns = np.arange(width)
-    first_token = np.where((counts > 0) & (read_before < width), read_before, width)
-    holder = np.zeros((size, width + 1), dtype=np.int64)  # the last column takes the rest
-    np.put_along_axis(holder, first_token, np.broadcast_to(columns, (size, width)), axis=1)
-    holder = np.maximum.accumulate(holder[:, :width], axis=1)
-    earlier = np.take_along_axis(holder, np.clip(source - 1, 0, width - 1), axis=1)
-    found = np.where(source > read_before, start_column, earlier)
-    found = found + (np.arange(size) * width)[:, None]  # flat index of the chunk's start column
-    position = source - read_before.ravel()[found]
-    inside = previous_delay.ravel()[found] + position * SPEECH_SOURCE_TOKEN_MS
-    return np.where(position <= whole.ravel()[found], inside, delays.ravel()[found])
+    delays = block.delays
+    if block.overhead is None and token_length == 0:
+        return delays  # end_t = max(d_t, end_{t-1}) = d_t, as delays never decrease
+    ran = np.arange(1, delays.shape[0] + 1)[:, None] * token_length
+    ran = ran + block.overhead if block.overhead is not None else np.broadcast_to(ran, delays.shape)
+    before = np.concatenate([np.zeros((1, delays.shape[1])), ran[:-1]])
+    return _running(np.maximum, delays - before) + ran
+
+
+def _atd_source_ends(delays: np.ndarray, source_type: SourceType) -> np.ndarray:
+    """(L, B) for ATD, the end time of the source token paired with each target token.
+
+    It depends on the delays only, not on the clock, so ``LatencyInputs`` computes it once for
+    both.  Target token t (position t - 1) of chunk k: AccY is the chunk's first position, AccX
+    the source tokens read before the chunk, ``read`` those read up to it; its source token is
+    ``s = min(t - max(0, AccY - AccX), read)``.  Chunk values never decrease, so a running
+    maximum spreads them over the chunk.  When ``t > max(AccY, AccX)``, s lies in the token's
+    own chunk; otherwise ``s = t <= AccX`` lies in an earlier one, found by writing each
+    chunk's first position at its first source token and spreading it forward.  Speech source
+    token p of a chunk ends at ``min(prev + 300 p, d)`` (prev: the delay before the chunk,
+    d: the chunk's); SimulEval adds the 300 ms one by one, which is the same number whenever
+    the sums are exact (delays in whole ms or 16 kHz samples), and a few ulp away otherwise.
+
+    Args:
+        delays: (L, B) padded delays (padding repeats the last delay: no chunk starts there).
+        source_type: ``"text"`` (unit-length source tokens) or ``"speech"`` (300 ms tokens).
+    """
+    width, size = delays.shape
+    positions = np.arange(width)[:, None]
+    previous_delay = np.concatenate([np.zeros((1, size)), delays[:-1]])
+    # Every chunk reads some source; padding and a first delay of 0 start none.
+    chunk_start = delays != previous_delay
+    span = delays - previous_delay  # source read since the previous chunk; 0 off chunk starts
+    if source_type == "text":
+        counts = span.astype(np.int64)
+    else:
+        whole, rest = _divmod_token_ms(span)
+        counts = whole.astype(np.int64) + (rest != 0)
+    read = _running(np.add, counts)  # source tokens up to and including this chunk
+    # (x * chunk_start: x at chunk starts, else 0; much faster than np.where on such masks)
+    start = _running(np.maximum, positions * chunk_start)  # AccY
+    read_before = _running(np.maximum, (read - counts) * chunk_start)  # AccX
+    offset = positions + 1 - np.maximum(start, read_before)  # t - max(AccY, AccX)
+    own = read_before + np.minimum(offset, read - read_before)  # s, when offset > 0
+    if source_type == "text":  # unit-length tokens end at their index
+        return np.where(offset > 0, own, positions + 1).astype(np.float64)
+    chunk_previous = _running(np.maximum, previous_delay * chunk_start)
+    inside = np.minimum(chunk_previous + (own - read_before) * SPEECH_SOURCE_TOKEN_MS, delays)
+    # Source token t <= L of an earlier chunk: that chunk's first position, by token.
+    first_token = np.where(chunk_start & (read_before < width), read_before, width)
+    holder = np.zeros((width + 1, size), dtype=np.int64)  # the last row takes the rest
+    np.put_along_axis(holder, first_token, np.broadcast_to(positions, (width, size)), axis=0)
+    found = _running(np.maximum, holder[:width]) * size + np.arange(size)  # flat index
+    earlier = np.minimum(
+        chunk_previous.ravel()[found]
+        + (positions + 1 - read_before.ravel()[found]) * SPEECH_SOURCE_TOKEN_MS,
+        delays.ravel()[found],
+    )
+    return np.where(offset > 0, inside, earlier)
+
+
+def _flat_atd_source_ends(flat: _Flat, source_type: SourceType) -> np.ndarray:
+    """``_atd_source_ends`` of every instance, flat like ``flat.delays``."""
+    ends = np.zeros_like(flat.delays)
+    starts = np.cumsum(flat.delay_counts) - flat.delay_counts
+    written = np.flatnonzero(flat.delay_counts)
+    for block_rows in _blocks(flat.delay_counts[written]):
+        rows = written[block_rows]
+        lengths = flat.delay_counts[rows]
+        index = _padding_index(starts[rows], lengths)
+        real = np.arange(index.shape[0])[:, None] < lengths
+        ends[index[real]] = _atd_source_ends(flat.delays[index], source_type)[real]
+    return ends
 
 
 def _atd_rows(block: _Block, source_type: SourceType) -> np.ndarray:
-    """ATD per row (see ``average_token_delay``), with chunks found by comparing columns."""
-    delays, mask = block.delays, block.mask
-    size, width = delays.shape
-    columns = np.arange(width)
-    target_token_length = 1.0 if source_type == "text" else 0.0
-    if block.compute is None and target_token_length == 0:
-        target_end = delays  # end_t = max(d_t, end_{t-1}) = d_t, as delays never decrease
-    else:
-        target_end = np.empty_like(delays)
-        previous = np.zeros(size)
-        for column in range(width):
-            previous = np.maximum(delays[:, column], previous) + target_token_length
-            if block.compute is not None:
-                previous = previous + block.compute[:, column]
-            target_end[:, column] = previous
-
-    previous_delay = np.concatenate([np.zeros((size, 1)), delays[:, :-1]], axis=1)
-    chunk_start = mask & ((delays != previous_delay) | (columns == 0))
-    span = delays - previous_delay  # source read since the previous chunk, at chunk starts
-    if source_type == "text":
-        whole, rest = span, np.zeros_like(span)
-    else:
-        whole, rest = _divmod_token_ms(span)
-    counts = np.where(chunk_start, whole.astype(np.int64) + (rest != 0), 0)
-    read = np.cumsum(counts, axis=1)  # source tokens up to and including this chunk
-    start_column = np.maximum.accumulate(np.where(chunk_start, columns, 0), axis=1)
-    read_before = read - np.take_along_axis(counts, start_column, axis=1)
-    # columns + 1 is t; start_column is AccY and read_before AccX.
-    source = np.minimum(columns + 1 - np.maximum(0, start_column - read_before), read)
-    if source_type == "text":
-        source_end = source.astype(np.float64)  # unit-length tokens end at their index
-    else:
-        source_end = _speech_source_end(
-            delays, previous_delay, whole, counts, read_before, start_column, source
-        )
-    return np.where(mask, target_end - source_end, 0.0).sum(axis=1) / block.lengths
+    """ATD per instance (see ``average_token_delay``): mean of target end - paired source end."""
+    target_end = _target_ends(block, 1.0 if source_type == "text" else 0.0)
+    return _total((target_end - block.atd_source_end) * block.mask) / block.lengths
 
 
 _KERNELS: dict[str, Callable[[_Block, SourceType], np.ndarray]] = {
     "AL": lambda block, _: _lagging_rows(block, block.target),
     "LAAL": lambda block, _: _lagging_rows(block, np.maximum(block.lengths, block.target)),
     "AP": lambda block, _: (
-        np.cumsum(np.where(block.mask, block.times, 0.0), axis=1)[:, -1]
-        / (block.source * block.target)
+        _total(block.times * block.mask) / (block.source * block.target)
     ),
     "DAL": lambda block, _: _dal_rows(block),
     "ATD": _atd_rows,
-    "StartOffset": lambda block, _: block.times[:, 0],
+    "StartOffset": lambda block, _: block.times[0],
     "EndOffset": lambda block, _: _last(block) - block.source,
     "RTF": lambda block, _: _last(block) / block.source,
     "NumChunks": lambda block, _: block.lengths.astype(np.float64),
@@ -412,21 +472,21 @@ def compute_latency(
     for block_rows in _blocks(flat.delay_counts[scored]):
         rows = scored[block_rows]
         lengths = flat.delay_counts[rows]
-        delays = _padded(flat.delays, delay_starts[rows], lengths)
-        times, compute = delays, None
+        index = _padding_index(delay_starts[rows], lengths)
+        delays = flat.delays[index]
+        times, overhead = delays, None
         if computation_aware:
-            times = _padded(flat.elapsed, elapsed_starts[rows], lengths)
-            overhead = times - delays
-            compute = overhead - np.concatenate([np.zeros((rows.size, 1)), overhead[:, :-1]], 1)
-            compute[~(times != 0).any(axis=1)] = 0.0
+            times = flat.elapsed[index + (elapsed_starts - delay_starts)[rows]]
+            overhead = (times - delays) * (times != 0).any(axis=0)
         block = _Block(
             lengths=lengths,
-            mask=np.arange(delays.shape[1]) < lengths[:, None],
+            mask=np.arange(delays.shape[0])[:, None] < lengths,
             times=times,
             delays=delays,
-            compute=compute,
+            overhead=overhead,
             source=flat.source_lengths[rows],
             target=targets[rows],
+            atd_source_end=inputs._atd_source_ends[index] if "ATD" in metrics else None,
         )
         for name in metrics:
             results[name][rows] = _KERNELS[name](block, inputs.source_type)

@@ -64,6 +64,6 @@ def write_scores(directory: Path, scores: Scores, **inputs: Any) -> list[Path]:
 
 def format_scores(scores: Scores, decimals: int = 3) -> str:
     """The corpus table as aligned text, rounded like SimulEval's report (3 decimals)."""
-    table = scores.corpus.copy()
+    table = scores.corpus.reset_index()
     table["num_instances"] = table["num_instances"].astype(int)
-    return table.to_string(float_format=lambda x: f"{x:.{decimals}f}", na_rep="-")
+    return table.to_string(index=False, float_format=lambda x: f"{x:.{decimals}f}", na_rep="-")

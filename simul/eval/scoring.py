@@ -35,7 +35,14 @@ from simul.eval.latency import (
 from simul.eval.quality import QUALITY_METRICS, TextNormalization, corpus_quality, sentence_quality
 from simul.eval.records import InstanceOutput, stream_names
 
-__all__ = ["DEFAULT_LATENCY_METRICS", "Scores", "ScoringConfig", "default_quality_metrics", "score"]
+__all__ = [
+    "DEFAULT_LATENCY_METRICS",
+    "Scores",
+    "ScoringConfig",
+    "default_quality_metrics",
+    "latency_inputs",
+    "score",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -139,35 +146,56 @@ def _load_spm(config: ScoringConfig) -> Any:
     return sentencepiece.SentencePieceProcessor(model_file=str(path))
 
 
-def _score_stream(
-    name: str, members: Sequence[InstanceOutput], config: ScoringConfig, spm: Any
-) -> tuple[dict[str, Any], pd.DataFrame, dict[str, str]]:
-    streams = [instance.streams[name] for instance in members]
-    for instance, stream in zip(members, streams, strict=True):
-        count = _prediction_unit_count(instance, name, config.latency_unit)
-        if count != len(stream.delays):
+def latency_inputs(
+    members: Sequence[InstanceOutput],
+    stream: str,
+    latency_unit: LatencyUnit = "word",
+    spm: Any = None,
+) -> LatencyInputs:
+    """The latency scorer's inputs for one stream of ``members`` (which all have it).
+
+    Args:
+        members: the instances, in corpus order.
+        stream: the stream's name.
+        latency_unit: the unit of the delays, for the reference lengths |Y*|.
+        spm: a ``sentencepiece.SentencePieceProcessor`` for ``latency_unit="spm"``.
+
+    Raises:
+        ValueError: naming the instance, when its delays do not match its prediction's units,
+            or when the stream mixes speech and text sources.
+    """
+    streams = [instance.streams[stream] for instance in members]
+    for instance, output in zip(members, streams, strict=True):
+        count = _prediction_unit_count(instance, stream, latency_unit)
+        if count != len(output.delays):
             raise ValueError(
-                f"{instance.where}: stream `{name}` has {len(stream.delays)} delays but its prediction has "
-                f"{count} {config.latency_unit} units; was it written with another latency unit?"
+                f"{instance.where}: stream `{stream}` has {len(output.delays)} delays but its prediction has "
+                f"{count} {latency_unit} units; was it written with another latency unit?"
             )
     source_type = members[0].source_type
     if any(instance.source_type != source_type for instance in members):
-        raise ValueError(f"stream `{name}` mixes speech and text sources; score them separately.")
-    if config.computation_aware and source_type == "text":
-        raise ValueError(
-            "computation-aware latency is defined for speech input only (text logs carry no wall-clock times)."
-        )
-
-    inputs = LatencyInputs(
+        raise ValueError(f"stream `{stream}` mixes speech and text sources; score them separately.")
+    return LatencyInputs(
         delays=[s.delays for s in streams],
         elapsed=[s.elapsed for s in streams],
         source_lengths=[instance.source_length for instance in members],
         reference_lengths=[
-            None if s.reference is None else reference_length(s.reference, config.latency_unit, spm)
+            None if s.reference is None else reference_length(s.reference, latency_unit, spm)
             for s in streams
         ],
         source_type=source_type,
     )
+
+
+def _score_stream(
+    name: str, members: Sequence[InstanceOutput], config: ScoringConfig, spm: Any
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, str]]:
+    inputs = latency_inputs(members, name, config.latency_unit, spm)
+    if config.computation_aware and inputs.source_type == "text":
+        raise ValueError(
+            "computation-aware latency is defined for speech input only (text logs carry no wall-clock times)."
+        )
+    streams = [instance.streams[name] for instance in members]
     per_instance: dict[str, np.ndarray] = {}
     corpus: dict[str, Any] = {"num_instances": len(members)}
 
