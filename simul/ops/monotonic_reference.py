@@ -105,15 +105,16 @@ def monotonic_alignment_reference(
     compute_dtype = torch.float32 if p_choose.dtype in (torch.float16, torch.bfloat16) else None
     p = p_choose.to(compute_dtype) if compute_dtype is not None else p_choose
     p = effective_p_choose(p, source_lengths, mass_preservation)
-    num_rows, num_targets, num_sources = p.shape
+    num_rows, _, num_sources = p.shape
     # a_j = 1 - p_{j-1}; a_0 multiplies q_{-1} = 0, so its value does not matter.
     stay = _shift_right(1.0 - p, 1, 1.0)  # (N, T, S)
     previous = torch.zeros(num_rows, num_sources, dtype=p.dtype, device=p.device)
     previous[:, 0] = 1.0  # alpha[-1]: on the first source position before the first write
     steps = []
-    for target in range(num_targets):
-        q = affine_scan(stay[:, target], previous)  # (N, S)
-        previous = p[:, target] * q
+    # unbind, not p[:, target]: the backward of T selects would build T full-size gradients.
+    for stay_step, p_step in zip(stay.unbind(1), p.unbind(1), strict=True):
+        q = affine_scan(stay_step, previous)  # (N, S)
+        previous = p_step * q
         steps.append(previous)
     alpha = torch.stack(steps, dim=1)  # (N, T, S)
     return alpha.to(p_choose.dtype)
