@@ -156,3 +156,67 @@ def test_oracle_outputs_are_scorer_records_simuleval_reads(tmp_path: Path) -> No
     # AL = (1/6) * sum(d_i - (i-1) * 2200/6) = (8600 - 5500) / 6, computed by SimulEval itself.
     simuleval_view = LogInstance(log.read_text().splitlines()[0])
     assert ALScorer().compute(simuleval_view) == pytest.approx(3100 / 6)
+
+
+def _run_data(argv: list[str]) -> int:
+    """Parse ``simul data ...`` arguments with the real parsers and run the command."""
+    import argparse
+
+    from simul.cli import data
+
+    parser = argparse.ArgumentParser(prog="simul")
+    data.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["data", *argv])
+    return args.run(args)
+
+
+def test_oracle_command_writes_a_log_simuleval_scores_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+    from simuleval.evaluator.instance import LogInstance
+    from simuleval.evaluator.scorers.latency_scorer import ALScorer, LAALScorer
+
+    from simul.cli import data_synth
+    from simul.cli.data_synth import CorpusSize
+
+    size = CorpusSize({"train": 0, "dev": 0, "test": 4}, {"train": 0, "dev": 0, "test": 1})
+    monkeypatch.setitem(data_synth.SIZES, "tiny", size)
+    corpus = tmp_path / "corpus"
+    argv = ["synth", str(corpus), "--size", "tiny", "--splits", "test", "--no-progress"]
+    assert _run_data(argv) == 0
+    out = tmp_path / "oracle"
+    assert _run_data(["oracle", str(corpus), "--langs", "de", "es", "--output", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.yaml", "instance_scores.tsv", "instances.log", "scores.json", "scores.tsv",
+    ]  # fmt: skip
+    table = capsys.readouterr().out
+    assert table.split()[:3] == ["stream", "num_instances", "LAAL"] and "\n    de " in table
+
+    records = read_instances_log(out)
+    assert [sorted(r.streams) for r in records] == [["de", "es"]] * 4
+    corpus_scores = pd.read_csv(out / "scores.tsv", sep="\t", comment="#", index_col="stream")
+    # SimulEval rescoring the written log sees the first language's stream.
+    simuleval_view = {
+        i: LogInstance(line) for i, line in enumerate((out / "instances.log").read_text().splitlines())
+    }
+    assert corpus_scores.loc["de", "AL"] == pytest.approx(ALScorer()(simuleval_view), rel=1e-12)
+    assert corpus_scores.loc["de", "LAAL"] == pytest.approx(LAALScorer()(simuleval_view), rel=1e-12)
+    # The oracle waits for German verb-final order, not for Spanish (same source, same times).
+    assert corpus_scores.loc["de", "AL"] >= corpus_scores.loc["es", "AL"]
+
+
+def test_oracle_command_without_gold_times_writes_nothing(tmp_path: Path) -> None:
+    txt = tmp_path / "test" / "txt"
+    txt.mkdir(parents=True)
+    (tmp_path / "test" / "wav").mkdir()
+    import numpy as np
+    import soundfile
+
+    soundfile.write(tmp_path / "test" / "wav" / "t.wav", np.zeros(16000, np.float32), 16000)
+    (txt / "test.yaml").write_text("- {duration: 0.5, offset: 0.0, speaker_id: s, wav: t.wav}\n")
+    (txt / "test.en").write_text("a dog\n")
+    (txt / "test.de").write_text("ein Hund\n")
+    with pytest.raises(ValueError, match="must have gold source word times"):
+        _run_data(["oracle", str(tmp_path), "--output", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import argparse
 
-from simul.cli import data_align, data_check, data_cmvn, data_spm, data_synth, data_tts
+from simul.cli import (
+    data_align,
+    data_check,
+    data_cmvn,
+    data_oracle,
+    data_spm,
+    data_synth,
+    data_tts,
+)
 
 __all__ = ["add_parser"]
 
-_SUBCOMMANDS = (data_synth, data_tts, data_check, data_cmvn, data_spm, data_align)
+_SUBCOMMANDS = (data_synth, data_tts, data_check, data_cmvn, data_spm, data_align, data_oracle)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data",
-        help="corpora: build the built-in benchmark, speak a parallel text, check, prepare",
+        help="corpora: build the benchmark, speak a bitext, check, prepare, align, oracle latency",
         description=(
             "Corpus commands. Run `simul data COMMAND --help` for the options of each command."
         ),
