@@ -1,0 +1,115 @@
+"""The transducer behind the streaming protocol: the loop keeps its output, from a checkpoint too."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from policies import AlignAtt, TransducerEmission, WaitK
+from simul.data.features.fbank import FbankConfig, FbankExtractor
+from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
+from simul.models import transducer as transducer_presets
+from simul.models.checkpoint import Checkpoint, save_checkpoint
+from simul.models.transducer import Transducer
+from simul.models.transducer_search import SearchConfig, TransducerSearch
+from simul.streaming import simulate_waveform
+from simul.streaming.adapters import load_streaming_model, target_streams, toy_model
+from simul.streaming.transducer import TransducerStreamingModel
+
+_TEXTS = ["the cat sat on the mat", "a dog ran to the park", "birds sing in the trees"] * 4
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
+    root = tmp_path_factory.mktemp("spm")
+    return train_sentencepiece(root / "spm", SpmConfig(vocab_size=24), texts=_TEXTS)
+
+
+@pytest.fixture(scope="module")
+def transducer(tokenizer: Tokenizer) -> Transducer:
+    torch.manual_seed(0)
+    config = dataclasses.replace(
+        transducer_presets.tiny(), vocab_size=tokenizer.vocab_size, blank_id=tokenizer.blank_id
+    )
+    return Transducer(config).eval()
+
+
+def _waveform(seconds: float = 1.0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(1)
+    return 0.1 * torch.randn(int(seconds * 16_000), generator=generator)
+
+
+def _model(transducer: Transducer, tokenizer: Tokenizer, max_symbols_per_frame: int = 2) -> TransducerStreamingModel:
+    search = SearchConfig(max_symbols_per_frame=max_symbols_per_frame)
+    return TransducerStreamingModel(
+        transducer, tokenizer, fbank=FbankConfig(), cmvn=None, search=search, streams=("asr",)
+    )
+
+
+@pytest.mark.parametrize("segment_ms", [200, 700])
+def test_the_loop_writes_exactly_what_the_offline_search_decodes(
+    transducer: Transducer, tokenizer: Tokenizer, segment_ms: int
+) -> None:
+    waveform = _waveform()
+    offline = TransducerSearch(transducer, SearchConfig(max_symbols_per_frame=2)).decode(FbankExtractor(FbankConfig())(waveform))
+    assert offline, "the random model must emit something for this test to mean anything"
+    model = _model(transducer, tokenizer)
+    for whole_words in (False, True):
+        policy = TransducerEmission(segment_ms=segment_ms, whole_words=whole_words)
+        result = simulate_waveform(model, policy, waveform)
+        assert [c.token.id for c in result.tokens] == [t.token_id for t in offline]
+        # A token is written no earlier than the audio its frame needs.
+        for committed, emitted in zip(result.tokens, offline, strict=True):
+            assert committed.source_ms >= min(emitted.source_ms, result.source_ms)
+
+
+def test_the_transducer_runs_under_waitk_but_not_under_attention_policies(
+    transducer: Transducer, tokenizer: Tokenizer
+) -> None:
+    model = _model(transducer, tokenizer)
+    result = simulate_waveform(model, WaitK(k=2, whole_words=False), _waveform())
+    assert result.tokens and all(c.source_ms >= 640.0 for c in result.tokens)
+    with pytest.raises(ValueError, match="AlignAtt needs cross_attention"):
+        simulate_waveform(model, AlignAtt(), _waveform())
+
+
+def test_a_checkpoint_becomes_the_same_streaming_model(
+    tmp_path: Path, transducer: Transducer, tokenizer: Tokenizer
+) -> None:
+    path = tmp_path / "tt.pt"
+    save_checkpoint(
+        path,
+        Checkpoint(
+            family="transducer",
+            model_config=dataclasses.asdict(transducer.config),
+            state_dict=transducer.state_dict(),
+            tokenizer_model=tokenizer.model_path.read_bytes(),
+            fbank_config=FbankConfig().to_dict(),
+            cmvn=None,
+            train_config={"data": {"target": "asr"}},
+            step=7,
+            epoch=0,
+        ),
+    )
+    loaded = load_streaming_model(path, options={"max_symbols_per_frame": 1})
+    assert loaded.model.output_streams == ("asr",) and loaded.target_lang is None
+    assert loaded.description["search"]["max_symbols_per_frame"] == 1
+    assert loaded.description["checkpoint"] == str(path)
+    direct = _model(transducer, tokenizer, max_symbols_per_frame=1)
+    policy = TransducerEmission()
+    ours = simulate_waveform(loaded.model, policy, _waveform())
+    assert [c.token.id for c in ours.tokens] == [c.token.id for c in simulate_waveform(direct, policy, _waveform()).tokens]
+    with pytest.raises(ValueError, match="beam"):
+        load_streaming_model(path, options={"beam": 2})
+
+
+def test_target_streams_and_the_toy_builder() -> None:
+    assert target_streams("asr") == (("asr",), None)
+    assert target_streams("st:es") == (("st",), "es")
+    assert target_streams("joint_timestamp:de+es") == (("asr", "de", "es"), None)
+    assert toy_model({"ms_per_word": 200}).model.config.ms_per_word == 200
+    with pytest.raises(ValueError, match="toy model options"):
+        toy_model({"ms_per_wrd": 200})
