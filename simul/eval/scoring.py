@@ -64,7 +64,8 @@ class ScoringConfig:
     latency_metrics: tuple[str, ...] = DEFAULT_LATENCY_METRICS
     """Latency metrics, in column order (any of ``simul.eval.latency.LATENCY_METRICS``)."""
     quality_metrics: tuple[str, ...] | None = None
-    """Quality metrics for every stream; ``None``: ``default_quality_metrics(stream)`` where references exist."""
+    """Quality metrics for every stream; ``None``: ``default_quality_metrics(stream)`` on the streams
+    with references (none on a stream without any; an error if only some instances have one)."""
     computation_aware: bool = False
     """Also compute each latency metric on wall-clock ``elapsed`` (columns ``NAME_CA``)."""
     use_ref_len: bool = True
@@ -199,7 +200,7 @@ def _score_stream(
     per_instance: dict[str, np.ndarray] = {}
     corpus: dict[str, Any] = {"num_instances": len(members)}
 
-    have_references = all(s.reference is not None for s in streams)
+    have_references = any(s.reference is not None for s in streams)
     metrics = config.quality_metrics
     if metrics is None:
         metrics = default_quality_metrics(name) if have_references else ()
