@@ -385,3 +385,28 @@ def test_saturated_long_source_keeps_its_mass_where_the_closed_form_loses_it() -
     p = p_choose_regime("reads_far", (4, 20, 400), seed=16).float()
     alpha = monotonic_alignment(p)
     assert math.isclose(alpha.double().sum(-1).mean().item(), 1.0, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("nvcc_version", "usable"), [("13.0", False), ("12.4", True), (None, False)]
+)
+def test_nvcc_must_match_torchs_cuda_major_version(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, nvcc_version: str | None, usable: bool
+) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "nvcc").touch()
+    from torch.utils import cpp_extension
+
+    monkeypatch.setattr(_extensions.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: True)
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(_extensions, "_cuda_home", lambda: str(tmp_path))
+    monkeypatch.setattr(_extensions, "_nvcc_version", lambda nvcc: nvcc_version)
+    missing = _extensions._missing_tool("cuda")
+    if usable:
+        assert missing is None
+    else:
+        assert (
+            missing
+            == f"{tmp_path}/bin/nvcc is CUDA {nvcc_version}, but torch is built for CUDA 12.8"
+        )

@@ -26,7 +26,7 @@ def _brute_force(alpha: torch.Tensor, energy: torch.Tensor, lengths: list[int]) 
 
 
 def _inputs(
-    scale: float, shape=(3, 4, 60), seed: int = 0
+    scale: float, shape=(3, 4, 40), seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     generator = torch.Generator().manual_seed(seed)
     p = torch.sigmoid(torch.randn(shape, dtype=torch.float64, generator=generator) - 1.0)

@@ -11,9 +11,11 @@ or a new torch builds afresh, and nothing stale is ever loaded. Builds are seria
 ``flock`` (released by the kernel if a build is killed), under which torch's own lock file, which
 a killed build leaves behind and which would make every later build wait forever, is removed.
 
-Failure is not an error: when the compiler, ninja or the CUDA toolkit is missing, or the build
-fails, the loader logs one warning line (the compiler's output at DEBUG level) and reports the
-kernel unavailable; ``simul.ops.monotonic_alignment`` then uses the PyTorch reference. Setting
+Failure is not an error: when the compiler or ninja is missing, when nvcc is missing or of
+another CUDA major version than torch's (torch's own ``BuildExtension`` refuses that too: the
+kernel would link another CUDA runtime), or when the build fails, the loader logs one warning
+line (the compiler's output at DEBUG level) and reports the kernel unavailable;
+``simul.ops.monotonic_alignment`` then uses the PyTorch reference. Setting
 ``SIMUL_OPS_NO_EXTENSIONS=1`` never builds (the same fallback, without a warning).
 """
 
@@ -24,7 +26,9 @@ import functools
 import hashlib
 import logging
 import os
+import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +119,27 @@ def _missing_tool(kind: KernelKind) -> str | None:
         return "ninja is not installed"
     if kind == "cuda":
         home = _cuda_home()
-        if home is None or not (Path(home) / "bin" / "nvcc").exists():
+        nvcc = Path(home) / "bin" / "nvcc" if home is not None else None
+        if nvcc is None or not nvcc.exists():
             return "no CUDA toolkit (nvcc) found; set CUDA_HOME"
+        version = _nvcc_version(nvcc)
+        torch_cuda = str(torch.version.cuda)
+        if version is None or version.split(".")[0] != torch_cuda.split(".")[0]:
+            # What torch's own BuildExtension refuses: the kernel would link another CUDA runtime.
+            return f"{nvcc} is CUDA {version}, but torch is built for CUDA {torch_cuda}"
     return None
+
+
+def _nvcc_version(nvcc: Path) -> str | None:
+    """CUDA release of ``nvcc`` ("12.8"), or None if it cannot say."""
+    try:
+        output = subprocess.run(
+            [str(nvcc), "--version"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"release (\d+\.\d+)", output)
+    return match.group(1) if match else None
 
 
 def _build_and_load(kind: KernelKind) -> str:

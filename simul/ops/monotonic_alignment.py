@@ -23,8 +23,10 @@ The compiled ones are the operators ``torch.ops.simul.monotonic_alignment`` and
 ``torch.ops.simul.monotonic_alignment_backward``, defined here through ``torch.library`` with a
 fake (meta) implementation and an autograd formula, so that they compose with ``torch.compile``
 and ``torch.export``. Their kernels are registered when ``simul.ops._extensions`` loads the
-compiled library (just in time, cached). ``implementation="auto"`` takes the compiled kernel of
-the input's device when it is available, and otherwise the reference (with one warning line).
+compiled library (just in time, cached), on the first call that wants them or on
+``available_implementations(device)``; before that, calling ``torch.ops.simul.*`` directly finds
+no kernel. ``implementation="auto"`` takes the compiled kernel of the input's device when it is
+available, and otherwise the reference (with one warning line).
 
 Half and bfloat16 inputs are accumulated in float32 by every implementation; the output has the
 input's dtype. The backward of a compiled kernel recomputes q from its half-precision output, so
