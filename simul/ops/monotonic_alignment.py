@@ -22,16 +22,17 @@ Implementations, all computing the same recurrence:
 The compiled ones are the operators ``torch.ops.simul.monotonic_alignment`` and
 ``torch.ops.simul.monotonic_alignment_backward``, defined here through ``torch.library`` with a
 fake (meta) implementation and an autograd formula, so that they compose with ``torch.compile``
-and ``torch.export``. Their kernels are registered when ``simul.ops._extensions`` loads the
+(tested with ``fullgraph=True``). Their kernels are registered when ``simul.ops._extensions`` loads the
 compiled library (just in time, cached), on the first call that wants them or on
 ``available_implementations(device)``; before that, calling ``torch.ops.simul.*`` directly finds
 no kernel. ``implementation="auto"`` takes the compiled kernel of the input's device when it is
 available, and otherwise the reference (with one warning line).
 
-Half and bfloat16 inputs are accumulated in float32 by every implementation; the output has the
-input's dtype. The backward of a compiled kernel recomputes q from its half-precision output, so
-half-precision gradients are about as accurate as the half-precision output itself. Second
-derivatives are not supported by the compiled kernels.
+Half and bfloat16 inputs are accumulated in float32 at least: the reference and the CUDA kernel
+use float32 (float64 for float64 inputs), the C++ kernel float64 for every dtype (free there,
+see its source); the output has the input's dtype. The backward of a compiled kernel recomputes
+q from its half-precision output, so half-precision gradients are about as accurate as the
+half-precision output itself. Second derivatives are not supported by the compiled kernels.
 
 Letters used in shapes: B batch size, H heads (or any other per-row dimension such as layers x
 heads), N = B*H rows, T target steps, S source positions.
