@@ -180,6 +180,13 @@ def test_compute_cmvn_equals_numpy(tmp_path: Path) -> None:
     np.testing.assert_allclose(normalized.numpy(), (raw - cmvn.mean) / cmvn.std, atol=1e-5)
 
 
+def test_compute_cmvn_names_the_item_it_cannot_read(tmp_path: Path) -> None:
+    instances = _write_tiny_set(tmp_path)
+    missing = _instance(tmp_path / "gone.wav", 0, 1_000, 16_000, "gone_0")
+    with pytest.raises(FileNotFoundError, match=r"instance 2 \('gone_0'\) of 4: audio file .*gone.wav"):
+        compute_cmvn([*instances[:2], missing, instances[2]], CONFIG, progress=False)
+
+
 def test_cmvn_save_load_round_trip_and_errors(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     cmvn = Cmvn(

@@ -4,8 +4,9 @@ The oracle writes each target word as soon as the last source word it translates
 (``simul.data.oracle``): the lower bound every latency curve of the split is drawn against.  This
 command writes those emissions as an ``instances.log`` (one stream per target language, which
 SimulEval can also rescore: it sees the first language), scores it with the harness and writes
-``scores.tsv``/``scores.json`` beside it.  It needs gold word times and alignments, which the
-corpora built by ``simul data synth`` and ``simul data tts`` carry (``SPLIT/txt/SPLIT.jsonl``).
+``scores.tsv``/``scores.json`` beside it.  It needs gold word times and gold alignments
+(``SPLIT/txt/SPLIT.jsonl``), which the corpora built by ``simul data synth`` carry; a corpus spoken
+by ``simul data tts`` has the word times but no alignments, and is refused naming the instance.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="oracle latency of a split (each target word when its last aligned source word ends)",
         description=(
             "Compute the oracle delays of a corpus split with gold word times and alignments "
-            "(a corpus built by `simul data synth` or `simul data tts`): each target word is "
+            "(a corpus built by `simul data synth`): each target word is "
             "due when the last source word aligned to it ends (unaligned words inherit their "
             "predecessor's delay; delays never decrease). Writes OUT/instances.log (one stream "
             "per language), OUT/config.yaml, and the latency scores (OUT/scores.tsv, "

@@ -228,8 +228,15 @@ def compute_cmvn(
         raise ValueError("`instances` must hold at least one instance, but is empty.")
     extractor = FbankExtractor(fbank_config)
     accumulator = CmvnAccumulator.empty(fbank_config.num_mel_bins)
-    for instance in tqdm(instances, desc="cmvn", unit="utt", disable=not progress):
-        frames = extractor(load_waveform(instance, fbank_config.sample_rate))
-        accumulator = accumulator.update(frames)
+    for position, instance in enumerate(
+        tqdm(instances, desc="cmvn", unit="utt", disable=not progress)
+    ):
+        try:
+            waveform = load_waveform(instance, fbank_config.sample_rate)
+        except (ValueError, FileNotFoundError) as error:  # say which item, then stop
+            raise type(error)(
+                f"CMVN stopped at instance {position} ({instance.id!r}) of {len(instances)}: {error}"
+            ) from error
+        accumulator = accumulator.update(extractor(waveform))
     logger.info("CMVN over %d frames of %d instances", accumulator.num_frames, len(instances))
     return accumulator.finish(fbank_config)
