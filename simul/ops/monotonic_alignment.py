@@ -170,7 +170,9 @@ def monotonic_alignment(
             reference), ``"reference"``, ``"cpp"`` or ``"cuda"`` (Default: ``"auto"``).
 
     Returns:
-        alpha with the shape and dtype of ``p_choose``; 0 at padded source positions.
+        alpha with the shape and dtype of ``p_choose``; 0 at padded source positions. Padded
+        target steps need no mask: step i depends only on steps before it, so only their loss
+        terms need masking.
 
     Raises:
         ValueError: on shapes, dtypes or lengths out of range.
