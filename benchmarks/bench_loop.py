@@ -3,7 +3,8 @@
 Both runs go through the one loop (:func:`simul.streaming.simulate_waveform`) on the same
 ``--seconds`` of audio in ``--segment-ms`` segments, with the shared streaming encoder
 (``simul.models.encoder.small()``: 6 Conformer layers of 256, ~11M parameters, 320 ms chunks,
-full left context, random weights) under a greedy emission head (a linear layer over the encoder
+full left context, random weights) behind :class:`simul.streaming.frontend.EncoderFrontEnd`, under
+a greedy emission head (a linear layer over the encoder
 frames, CTC-style collapse, blank = read) and the native-emission policy:
 
 - ``incremental``: streaming fbank, then ``Encoder.stream`` with its per-layer caches (``flush`` on
@@ -38,9 +39,9 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from policies import TransducerEmission
-from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
+from simul.data.features.fbank import FbankConfig
 from simul.io import atomic_write_text
-from simul.models.encoder import Encoder, EncoderState, small
+from simul.models.encoder import Encoder, small
 from simul.streaming import (
     Capability,
     Requirements,
@@ -50,6 +51,7 @@ from simul.streaming import (
     UtteranceResult,
     simulate_waveform,
 )
+from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
 
 Mode = Literal["incremental", "reencode"]
 _BLANK = 0
@@ -58,9 +60,7 @@ _BLANK = 0
 @final
 @dataclass(frozen=True, eq=False)
 class _State:
-    fbank: StreamingFbankState
-    encoder: EncoderState | None  # incremental mode
-    features: Tensor  # reencode mode: (T, F) every fbank frame so far
+    front: FrontEndState
     num_frames: int = 0  # encoder frames already searched
     last_label: int = _BLANK
     pending: tuple[tuple[int, int], ...] = ()  # (token id, emitting frame), not yet written
@@ -68,14 +68,11 @@ class _State:
 
 @final
 class _EncoderEmissionModel(StreamingModel[_State]):
-    """Shared encoder + greedy CTC-style emission head, incremental or re-encoding."""
+    """The shared encoder's front end, incremental or re-encoding, and a greedy emission head."""
 
-    def __init__(self, encoder: Encoder, head: nn.Linear, mode: Mode, device: torch.device) -> None:
-        self.encoder = encoder
+    def __init__(self, encoder: Encoder, head: nn.Linear, mode: Mode) -> None:
+        self.front = EncoderFrontEnd(encoder, FbankConfig(), reencode=mode == "reencode")
         self.head = head
-        self.mode = mode
-        self.device = device
-        self.fbank = StreamingFbank(FbankConfig())
         self.timings: list[float] = []  # seconds per read
 
     capabilities = property(lambda self: frozenset({Capability.TRANSDUCER}))
@@ -84,34 +81,14 @@ class _EncoderEmissionModel(StreamingModel[_State]):
 
     @override
     def new_state(self) -> _State:
-        encoder = self.encoder.init_state(1, device=self.device) if self.mode == "incremental" else None
-        return _State(
-            fbank=self.fbank.initial_state(),
-            encoder=encoder,
-            features=torch.zeros(0, self.encoder.config.num_mel_bins, device=self.device),
-        )
-
-    def _new_encoder_frames(self, state: _State, fbank: Tensor, finished: bool) -> tuple[Tensor, _State]:
-        if self.mode == "incremental":
-            out, encoder = self.encoder.stream(fbank[None], state.encoder)
-            if finished:
-                last, encoder = self.encoder.flush(encoder)
-                out = torch.cat([out, last], dim=1)
-            return out[0], replace(state, encoder=encoder)
-        features = torch.cat([state.features, fbank])  # (T, F)
-        total = features.shape[0] // self.encoder.subsampling_factor
-        chunk = self.encoder.config.chunk_size_frames or total
-        usable = total if finished else total // chunk * chunk  # completed chunks only
-        out, _ = self.encoder(features[None], torch.tensor([features.shape[0]], device=self.device))
-        return out[0, state.num_frames : usable], replace(state, features=features)
+        return _State(front=self.front.initial_state())
 
     @override
     def read(self, state: _State, samples: Tensor, *, source_finished: bool) -> _State:
         start = time.perf_counter()
-        fbank, fbank_state = self.fbank.step(state.fbank, samples)
+        front = self.front.read(state.front, samples, source_finished=source_finished)
         with torch.inference_mode():
-            frames, state = self._new_encoder_frames(state, fbank.to(self.device), source_finished)
-            labels = self.head(frames).argmax(dim=-1).tolist()  # (n,)
+            labels = self.head(front.frames[state.num_frames :]).argmax(dim=-1).tolist()  # (n,)
         pending = list(state.pending)
         last = state.last_label
         for offset, label in enumerate(labels):
@@ -119,9 +96,8 @@ class _EncoderEmissionModel(StreamingModel[_State]):
                 pending.append((label, state.num_frames + offset))
             last = label
         self.timings.append(time.perf_counter() - start)
-        return replace(
-            state,
-            fbank=fbank_state,
+        return _State(
+            front=front,
             num_frames=state.num_frames + len(labels),
             last_label=last,
             pending=tuple(pending),
@@ -143,8 +119,8 @@ class _EncoderEmissionModel(StreamingModel[_State]):
 def _run(model: _EncoderEmissionModel, waveform: Tensor, segment_ms: int) -> tuple[float, UtteranceResult]:
     policy = TransducerEmission(segment_ms=segment_ms, whole_words=False)
     model.timings.clear()
-    if model.device.type == "cuda":
-        torch.cuda.synchronize(model.device)
+    if model.front.device.type == "cuda":
+        torch.cuda.synchronize(model.front.device)
     start = time.perf_counter()
     result = simulate_waveform(model, policy, waveform, segment_ms=segment_ms)
     return time.perf_counter() - start, result
@@ -167,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     head = nn.Linear(config.d_model, 256).to(device)
     waveform = 0.1 * torch.randn(args.seconds * 16_000, generator=torch.Generator().manual_seed(0))
 
-    models = {mode: _EncoderEmissionModel(encoder, head, mode, device) for mode in ("incremental", "reencode")}
+    models = {mode: _EncoderEmissionModel(encoder, head, mode) for mode in ("incremental", "reencode")}
     for model in models.values():  # warm-up
         _run(model, waveform[: 2 * 16_000], args.segment_ms)
     seconds, results, per_segment = {}, {}, {}
