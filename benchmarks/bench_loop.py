@@ -106,7 +106,9 @@ class _EncoderEmissionModel(StreamingModel[_State]):
     @override
     def signals(self, state: _State, requirements: Requirements) -> Signals:
         return Signals(
-            candidates=tuple(Token(id=label, piece=f"\u2581t{label}") for label, _ in state.pending),
+            candidates=tuple(
+                Token(id=label, piece=f"\u2581t{label}") for label, _ in state.pending
+            ),
             num_frames=state.num_frames,
             emission_frames=tuple(frame for _, frame in state.pending),
         )
@@ -116,7 +118,9 @@ class _EncoderEmissionModel(StreamingModel[_State]):
         return replace(state, pending=state.pending[len(tokens) :])
 
 
-def _run(model: _EncoderEmissionModel, waveform: Tensor, segment_ms: int) -> tuple[float, UtteranceResult]:
+def _run(
+    model: _EncoderEmissionModel, waveform: Tensor, segment_ms: int
+) -> tuple[float, UtteranceResult]:
     policy = TransducerEmission(segment_ms=segment_ms, whole_words=False)
     model.timings.clear()
     if model.front.device.type == "cuda":
@@ -131,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=60, help="audio length, in s (default 60)")
     parser.add_argument("--segment-ms", type=int, default=320, help="source segment, in ms (320)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     if args.threads is not None:
@@ -143,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     head = nn.Linear(config.d_model, 256).to(device)
     waveform = 0.1 * torch.randn(args.seconds * 16_000, generator=torch.Generator().manual_seed(0))
 
-    models = {mode: _EncoderEmissionModel(encoder, head, mode) for mode in ("incremental", "reencode")}
+    models = {
+        mode: _EncoderEmissionModel(encoder, head, mode) for mode in ("incremental", "reencode")
+    }
     for model in models.values():  # warm-up
         _run(model, waveform[: 2 * 16_000], args.segment_ms)
     seconds, results, per_segment = {}, {}, {}
@@ -168,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": seconds["reencode"] / seconds["incremental"],
     }
     for mode in models:
-        report[f"{mode}_first_tenth_median_ms_per_segment"] = 1000 * statistics.median(per_segment[mode][:tenth])
-        report[f"{mode}_last_tenth_median_ms_per_segment"] = 1000 * statistics.median(per_segment[mode][-tenth:])
+        report[f"{mode}_first_tenth_median_ms_per_segment"] = 1000 * statistics.median(
+            per_segment[mode][:tenth]
+        )
+        report[f"{mode}_last_tenth_median_ms_per_segment"] = 1000 * statistics.median(
+            per_segment[mode][-tenth:]
+        )
     for key, value in report.items():
         if key != "encoder":
             print(f"{key:>45}: {value:.4g}" if isinstance(value, float) else f"{key:>45}: {value}")

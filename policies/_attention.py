@@ -21,7 +21,13 @@ import torch
 from simul.streaming import Capability, Signals
 from simul.streaming.policy import coerce_enum_fields
 
-__all__ = ["AttentionReading", "HeadAggregation", "Normalization", "PreparedAttention", "read_attention"]
+__all__ = [
+    "AttentionReading",
+    "HeadAggregation",
+    "Normalization",
+    "PreparedAttention",
+    "read_attention",
+]
 
 
 class HeadAggregation(enum.Enum):

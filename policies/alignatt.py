@@ -56,7 +56,9 @@ class AlignAtt(Policy):
             return Read()
         aligned_to = rows.argmax(dim=1)  # (C,)
         first_recent_frame = rows.shape[1] - self.frames
-        recent = (aligned_to >= first_recent_frame) | prepared.only_on_dropped_frame[: len(writable)]
+        recent = (aligned_to >= first_recent_frame) | prepared.only_on_dropped_frame[
+            : len(writable)
+        ]
         unaligned = recent.nonzero()
         count = int(unaligned[0, 0]) if unaligned.numel() else len(writable)
         return Write(writable[:count]) if count > 0 else Read()

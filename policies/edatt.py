@@ -60,6 +60,8 @@ class EDAtt(Policy):
         if rows.shape[1] == 0:
             return Read()
         recent = rows[:, -self.frames :].sum(dim=1)  # (C,)
-        unstable = ((recent >= self.alpha) | prepared.only_on_dropped_frame[: len(writable)]).nonzero()
+        unstable = (
+            (recent >= self.alpha) | prepared.only_on_dropped_frame[: len(writable)]
+        ).nonzero()
         count = int(unstable[0, 0]) if unstable.numel() else len(writable)
         return Write(writable[:count]) if count > 0 else Read()

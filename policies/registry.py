@@ -25,7 +25,13 @@ from simul.registry import Registry
 from simul.streaming import Policy
 from simul.streaming.plugins import entry_point_names, lookup
 
-__all__ = ["BUILTIN_POLICIES", "POLICY_ENTRY_POINT_GROUP", "build_policy", "policy_class", "policy_names"]
+__all__ = [
+    "BUILTIN_POLICIES",
+    "POLICY_ENTRY_POINT_GROUP",
+    "build_policy",
+    "policy_class",
+    "policy_names",
+]
 
 #: The entry-point group other packages declare policies in.
 POLICY_ENTRY_POINT_GROUP = "simul.policies"
@@ -40,14 +46,18 @@ BUILTIN_POLICIES.add("monotonic", MonotonicThreshold)
 
 
 def _policy_problem(loaded: object) -> str | None:
-    if not (isinstance(loaded, type) and issubclass(loaded, Policy) and dataclasses.is_dataclass(loaded)):
+    if not (
+        isinstance(loaded, type) and issubclass(loaded, Policy) and dataclasses.is_dataclass(loaded)
+    ):
         return f"must name a dataclass subclass of simul.streaming.Policy, but names {loaded!r}"
     return None
 
 
 def policy_names() -> tuple[str, ...]:
     """Built-in policy names, then the installed plugins' (nothing is imported)."""
-    plugins = [name for name in entry_point_names(POLICY_ENTRY_POINT_GROUP) if name not in BUILTIN_POLICIES]
+    plugins = [
+        name for name in entry_point_names(POLICY_ENTRY_POINT_GROUP) if name not in BUILTIN_POLICIES
+    ]
     return (*BUILTIN_POLICIES.names(), *plugins)
 
 

@@ -63,7 +63,9 @@ class WaitK(Policy):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be an int >= 1, but is {value!r} instead.")
-        if not isinstance(self.source_unit, SourceUnit) or not isinstance(self.target_unit, TargetUnit):
+        if not isinstance(self.source_unit, SourceUnit) or not isinstance(
+            self.target_unit, TargetUnit
+        ):
             raise ValueError(
                 "`source_unit` and `target_unit` must be SourceUnit and TargetUnit, but are "
                 f"{self.source_unit!r} and {self.target_unit!r} instead."

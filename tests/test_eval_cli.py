@@ -43,11 +43,15 @@ def corpus(tmp_path: Path) -> Path:
         samples = (0.1 * rng.standard_normal(int(seconds * 16_000))).astype(np.float32)
         soundfile.write(root / names[-1], samples, 16_000, subtype="PCM_16")
     (root / "test.wav_list").write_text("\n".join(names) + "\n")
-    (root / "test.de").write_text("w0-1 w1-1 w2-1 w3-1\nw0-1 w1-1 w2-1 w3-1 w4-1 w5-1 w6-1\nw0-1 w1-1\n")
+    (root / "test.de").write_text(
+        "w0-1 w1-1 w2-1 w3-1\nw0-1 w1-1 w2-1 w3-1 w4-1 w5-1 w6-1\nw0-1 w1-1\n"
+    )
     return root
 
 
-def test_eval_with_the_toy_model_writes_log_scores_and_provenance(corpus: Path, tmp_path: Path) -> None:
+def test_eval_with_the_toy_model_writes_log_scores_and_provenance(
+    corpus: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     status = _run([
         str(corpus), "--model", "toy", "--policy", "alignatt", "--set", "policy.frames=2",
@@ -75,7 +79,9 @@ def test_eval_with_the_toy_model_writes_log_scores_and_provenance(corpus: Path, 
     assert provenance["scoring"]["computation_aware"] is True
 
 
-def test_eval_options_select_instances_segments_and_model_settings(corpus: Path, tmp_path: Path) -> None:
+def test_eval_options_select_instances_segments_and_model_settings(
+    corpus: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     argv = [
         str(corpus), "--model", "toy", "--policy", "waitk", "--set", "policy.k=2",
@@ -99,14 +105,27 @@ def test_eval_options_select_instances_segments_and_model_settings(corpus: Path,
         (["--segment-ms", "200", "--set", "policy.segment_ms=300"], "disagree"),
     ],
 )
-def test_bad_options_are_clear_errors(corpus: Path, tmp_path: Path, extra: list[str], message: str) -> None:
-    argv = [str(corpus), "--model", "toy", "--policy", "alignatt", "--output", str(tmp_path / "o"), "--no-progress"]
+def test_bad_options_are_clear_errors(
+    corpus: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    argv = [
+        str(corpus),
+        "--model",
+        "toy",
+        "--policy",
+        "alignatt",
+        "--output",
+        str(tmp_path / "o"),
+        "--no-progress",
+    ]
     with pytest.raises(ValueError, match=message):
         _run([*argv, *extra])
 
 
 def test_parse_overrides() -> None:
-    assert parse_overrides(["policy.frames=4", "policy.attention.heads=[0,1]", "model.beam_size=2"]) == {
+    assert parse_overrides(
+        ["policy.frames=4", "policy.attention.heads=[0,1]", "model.beam_size=2"]
+    ) == {
         "policy": {"frames": 4, "attention": {"heads": [0, 1]}},
         "model": {"beam_size": 2},
     }
@@ -132,7 +151,9 @@ def test_eval_streams_a_transducer_checkpoint(corpus: Path, tmp_path: Path) -> N
     ]  # fmt: skip
     assert _run(argv) == 0
     (record,) = read_instances_log(out)
-    assert list(record.streams) == ["st"]  # an st:de checkpoint writes the st stream, scored against de
+    assert list(record.streams) == [
+        "st"
+    ]  # an st:de checkpoint writes the st stream, scored against de
     assert record.streams["st"].reference == "w0-1 w1-1 w2-1 w3-1"
     inputs = json.loads((out / "scores.json").read_text())["provenance"]["inputs"]
     assert inputs["model"]["family"] == "transducer" and inputs["model"]["step"] == 3

@@ -115,7 +115,9 @@ def _edatt(alpha: float, **reading) -> EDAtt:
     return EDAtt(
         alpha=alpha,
         frames=2,
-        attention=AttentionReading(normalization=Normalization.L2, exclude_last_frame=False, **reading),
+        attention=AttentionReading(
+            normalization=Normalization.L2, exclude_last_frame=False, **reading
+        ),
     )
 
 

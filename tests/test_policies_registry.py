@@ -14,11 +14,22 @@ from simul.streaming import EndOfSource, ToyModel, simulate_waveform
 
 
 def test_builtin_policies_are_listed_and_built_with_overrides() -> None:
-    assert policy_names()[:6] == ("waitk", "edatt", "alignatt", "local_agreement", "transducer", "monotonic")
+    assert policy_names()[:6] == (
+        "waitk",
+        "edatt",
+        "alignatt",
+        "local_agreement",
+        "transducer",
+        "monotonic",
+    )
     assert policy_class("alignatt") is AlignAtt
     policy = build_policy("alignatt", {"frames": 6, "attention": {"layer": 2}, "segment_ms": 1000})
-    assert policy == AlignAtt(frames=6, segment_ms=1000, attention=AlignAtt().attention.__class__(layer=2))
-    edatt = build_policy("edatt", {"attention": {"normalization": "zscore"}, "end_of_source": "policy"})
+    assert policy == AlignAtt(
+        frames=6, segment_ms=1000, attention=AlignAtt().attention.__class__(layer=2)
+    )
+    edatt = build_policy(
+        "edatt", {"attention": {"normalization": "zscore"}, "end_of_source": "policy"}
+    )
     assert isinstance(edatt, EDAtt)
     assert edatt.attention.normalization is Normalization.ZSCORE
     assert edatt.end_of_source is EndOfSource.POLICY
@@ -94,24 +105,41 @@ _EVERY_OTHER = '''
 def test_a_plugin_package_adds_a_policy_that_runs_through_the_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _plugin_package(tmp_path, "simul_test_plugin", _EVERY_OTHER, "every_other = simul_test_plugin:EveryOther")
+    _plugin_package(
+        tmp_path, "simul_test_plugin", _EVERY_OTHER, "every_other = simul_test_plugin:EveryOther"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "every_other" in policy_names()
     assert "simul_test_plugin" not in sys.modules  # listing imports nothing
     policy = build_policy("every_other", {"period": 3, "whole_words": False})
     result = simulate_waveform(ToyModel(), policy, torch.zeros(16_000 * 2))
     # A piece after segments 3 and 6 (both of w0's), then the flush at 2 s.
-    assert [(w.text, w.source_ms) for w in result.emissions][:2] == [("w0-1", 1920.0), ("w1-1", 2000.0)]
+    assert [(w.text, w.source_ms) for w in result.emissions][:2] == [
+        ("w0-1", 1920.0),
+        ("w1-1", 2000.0),
+    ]
 
 
 def test_a_broken_plugin_fails_when_requested_naming_its_entry_point(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _plugin_package(tmp_path, "simul_broken_plugin", "raise RuntimeError('oops')\n", "broken = simul_broken_plugin:Nothing")
-    _plugin_package(tmp_path, "simul_wrong_plugin", "Thing = 3\n", "wrong = simul_wrong_plugin:Thing")
+    _plugin_package(
+        tmp_path,
+        "simul_broken_plugin",
+        "raise RuntimeError('oops')\n",
+        "broken = simul_broken_plugin:Nothing",
+    )
+    _plugin_package(
+        tmp_path, "simul_wrong_plugin", "Thing = 3\n", "wrong = simul_wrong_plugin:Thing"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert build_policy("waitk") == WaitK()  # other policies are unaffected
-    with pytest.raises(ValueError, match=r"plugin 'broken', entry point `broken = simul_broken_plugin:Nothing`.*RuntimeError: oops"):
+    with pytest.raises(
+        ValueError,
+        match=r"plugin 'broken', entry point `broken = simul_broken_plugin:Nothing`.*RuntimeError: oops",
+    ):
         build_policy("broken")
-    with pytest.raises(ValueError, match="must name a dataclass subclass of simul.streaming.Policy"):
+    with pytest.raises(
+        ValueError, match="must name a dataclass subclass of simul.streaming.Policy"
+    ):
         build_policy("wrong")

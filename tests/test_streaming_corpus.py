@@ -104,14 +104,20 @@ def test_corpus_run_writes_a_simuleval_log_with_references(tmp_path: Path) -> No
 def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     instances = _corpus(tmp_path / "data")
     policy = WaitK(k=2)
-    clean = simulate_corpus(ToyModel(), policy, instances, tmp_path / "clean", progress=False, timer=_Timer())
+    clean = simulate_corpus(
+        ToyModel(), policy, instances, tmp_path / "clean", progress=False, timer=_Timer()
+    )
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="killed"):
-        simulate_corpus(_FailsOnInstance(fail_at=2), policy, instances, out, progress=False, timer=_Timer())
+        simulate_corpus(
+            _FailsOnInstance(fail_at=2), policy, instances, out, progress=False, timer=_Timer()
+        )
     assert not (out / "instances.log").exists()
     assert len([p for p in (out / PARTIAL_DIR).iterdir() if p.is_dir()]) == 2
     model = _FailsOnInstance(fail_at=None)
-    resumed = simulate_corpus(model, policy, instances, out, resume=True, progress=False, timer=_Timer())
+    resumed = simulate_corpus(
+        model, policy, instances, out, resume=True, progress=False, timer=_Timer()
+    )
     assert model.started == 1  # only the last instance ran again
     assert [r.streams["st"].delays for r in resumed] == [r.streams["st"].delays for r in clean]
     assert [r.streams["st"].prediction for r in read_instances_log(out)] == [
@@ -138,7 +144,11 @@ def test_stream_references() -> None:
         source_text="hello", target_texts={"de": "hallo", "es": "hola"},
     )  # fmt: skip
     assert stream_references(instance, ("asr", "st"), "es") == {"asr": "hello", "st": "hola"}
-    assert stream_references(instance, ("asr", "de", "es"), None) == {"asr": "hello", "de": "hallo", "es": "hola"}
+    assert stream_references(instance, ("asr", "de", "es"), None) == {
+        "asr": "hello",
+        "de": "hallo",
+        "es": "hola",
+    }
     with pytest.raises(ValueError, match="choose the `st` stream's target language"):
         stream_references(instance, ("st",), None)
 

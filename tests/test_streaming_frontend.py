@@ -29,7 +29,9 @@ def test_incremental_and_reencoded_frames_agree_with_the_offline_encoder(segment
     encoder = Encoder(tiny()).eval()
     waveform = 0.1 * torch.randn(21_000, generator=torch.Generator().manual_seed(0))
     incremental = _stream(EncoderFrontEnd(encoder, FbankConfig()), waveform, segment_ms)
-    reencoded = _stream(EncoderFrontEnd(encoder, FbankConfig(), reencode=True), waveform, segment_ms)
+    reencoded = _stream(
+        EncoderFrontEnd(encoder, FbankConfig(), reencode=True), waveform, segment_ms
+    )
     for ours, theirs in zip(incremental, reencoded, strict=True):
         assert ours.shape == theirs.shape  # the same completed chunks after every segment
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)

@@ -88,7 +88,9 @@ def test_segments_equal_simulevals(num_samples: int, segment_ms: int, sample_rat
         expected.append((len(segment.content), segment.finished, segment.index))
     ours = []
     consumed = 0
-    for segment, is_last in iter_segments(torch.zeros(num_samples), segment_num_samples(segment_ms, sample_rate)):
+    for segment, is_last in iter_segments(
+        torch.zeros(num_samples), segment_num_samples(segment_ms, sample_rate)
+    ):
         consumed += segment.shape[0]
         ours.append((segment.shape[0], is_last, consumed * 1000 / sample_rate))
     assert ours == expected
@@ -103,8 +105,14 @@ def test_segment_num_samples_keeps_simulevals_float_ceil() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(num_samples=st.integers(200, 40_000), k=st.integers(1, 4), segment_ms=st.sampled_from([200, 320, 500]))
-def test_delays_equal_simulevals_for_the_same_writes(num_samples: int, k: int, segment_ms: int) -> None:
+@given(
+    num_samples=st.integers(200, 40_000),
+    k=st.integers(1, 4),
+    segment_ms=st.sampled_from([200, 320, 500]),
+)
+def test_delays_equal_simulevals_for_the_same_writes(
+    num_samples: int, k: int, segment_ms: int
+) -> None:
     """Feed SimulEval's instance, segment by segment, the words our loop completes at each step:
     SimulEval's delays and prediction equal ours (what the SimulEval agent relies on)."""
     model = ToyModel(ToyConfig(ms_per_word=150, pieces_per_word=2))
@@ -254,7 +262,9 @@ def test_a_capability_mismatch_is_refused_before_any_audio_is_read(tmp_path: Pat
         sample_rate=16_000, source_text="",
     )  # fmt: skip
     transducer = ToyModel(ToyConfig(mode=ToyMode.TRANSDUCER))
-    with pytest.raises(ValueError, match="needs cross_attention, which model ToyModel does not provide"):
+    with pytest.raises(
+        ValueError, match="needs cross_attention, which model ToyModel does not provide"
+    ):
         simulate(transducer, AlignAtt(), missing)
     with pytest.raises(ValueError, match="attention_layer"):
         simulate(ToyModel(ToyConfig(num_layers=2)), AlignAtt(), missing)  # layer 3 of 2
@@ -289,7 +299,9 @@ class _ClaimsAttention(StreamingModel[ToyState]):
 
 def test_a_model_whose_signals_lack_a_declared_capability_is_named() -> None:
     session = StreamingSession(_ClaimsAttention(), AlignAtt())
-    with pytest.raises(ValueError, match="_ClaimsAttention's signals: `cross_attention` is required"):
+    with pytest.raises(
+        ValueError, match="_ClaimsAttention's signals: `cross_attention` is required"
+    ):
         session.push(torch.zeros(5120), source_finished=False)
 
 
@@ -343,7 +355,9 @@ def test_word_assembly_equals_the_offline_deserializer(pieces: list[str]) -> Non
         emissions += assembler.add(token, float(10 * position), float(10 * position + 1))
     emissions += assembler.close()
     offline = split_streams(
-        [EmittedToken(p, float(10 * i), float(10 * i + 1)) for i, p in enumerate(pieces)], layout, unit="piece"
+        [EmittedToken(p, float(10 * i), float(10 * i + 1)) for i, p in enumerate(pieces)],
+        layout,
+        unit="piece",
     )
     for name, words in offline.items():
         mine = [e for e in emissions if e.stream == name]

@@ -26,7 +26,9 @@ def _tokens(model: ToyModel, state, count: int) -> list[Token]:
 
 
 def test_decoder_mode_proposes_the_next_token_with_attention_peaking_on_its_frame() -> None:
-    model = ToyModel(ToyConfig(pieces=("▁a", "▁b"), frames=(3, 30), head_offsets=(0, 2), attention_decay=0.5))
+    model = ToyModel(
+        ToyConfig(pieces=("▁a", "▁b"), frames=(3, 30), head_offsets=(0, 2), attention_decay=0.5)
+    )
     state = _state(model, 320)  # 8 frames
     signals = model.signals(state, _ATTENTION)
     assert [t.piece for t in signals.candidates] == ["▁a"]
@@ -47,13 +49,25 @@ def test_hypothesis_mode_runs_past_the_audio_then_ends() -> None:
     pieces = [t.piece for t in ToyModel(config).signals(state, _ATTENTION).candidates]
     assert pieces == ["▁a", "▁b", "</s>"]  # one token beyond the 8 frames, then EOS
     guessing = ToyModel(ToyConfig(**{**config.__dict__, "guess_unsupported": True}))
-    assert [t.piece for t in guessing.signals(state, _ATTENTION).candidates] == ["▁a", "▁?8", "</s>"]
-    finished = _state(ToyModel(config), 500, finished=True)  # 13 frames: c (frame 20) is past the audio
-    assert [t.piece for t in ToyModel(config).signals(finished, _ATTENTION).candidates] == ["▁a", "▁b", "</s>"]
+    assert [t.piece for t in guessing.signals(state, _ATTENTION).candidates] == [
+        "▁a",
+        "▁?8",
+        "</s>",
+    ]
+    finished = _state(
+        ToyModel(config), 500, finished=True
+    )  # 13 frames: c (frame 20) is past the audio
+    assert [t.piece for t in ToyModel(config).signals(finished, _ATTENTION).candidates] == [
+        "▁a",
+        "▁b",
+        "</s>",
+    ]
 
 
 def test_transducer_mode_emits_what_the_received_frames_support() -> None:
-    model = ToyModel(ToyConfig(mode=ToyMode.TRANSDUCER, pieces=("▁a", "▁b", "▁c"), frames=(3, 9, 20)))
+    model = ToyModel(
+        ToyConfig(mode=ToyMode.TRANSDUCER, pieces=("▁a", "▁b", "▁c"), frames=(3, 9, 20))
+    )
     assert model.capabilities == frozenset({Capability.TRANSDUCER})
     signals = model.signals(_state(model, 400), Requirements())  # 10 frames
     assert [t.piece for t in signals.candidates] == ["▁a", "▁b"]
@@ -68,7 +82,9 @@ def test_p_choose_is_monotonic_per_head() -> None:
     first = model.signals(state, requirements).p_choose
     assert first[0].argmax(dim=1).tolist() == [6, 7]
     state = model.write(state, model.signals(state, requirements).candidates)
-    second = model.signals(state, requirements).p_choose  # "▁b" is at frame 2, but heads never go back
+    second = model.signals(
+        state, requirements
+    ).p_choose  # "▁b" is at frame 2, but heads never go back
     assert second[0].argmax(dim=1).tolist() == [6, 7]
 
 
@@ -78,7 +94,9 @@ def test_the_regular_script_and_the_layer_check() -> None:
     tokens = _tokens(model, state, 7)
     assert [t.piece for t in tokens] == ["▁w0", "-1", "▁w1", "-1", "▁w2", "-1", "</s>"]
     with pytest.raises(ValueError, match="attention_layer"):
-        model.check_requirements(Requirements(capabilities=_ATTENTION.capabilities, attention_layer=6))
+        model.check_requirements(
+            Requirements(capabilities=_ATTENTION.capabilities, attention_layer=6)
+        )
     model.check_requirements(Requirements(capabilities=_ATTENTION.capabilities, attention_layer=-6))
 
 

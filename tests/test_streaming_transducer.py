@@ -42,7 +42,9 @@ def _waveform(seconds: float = 1.0) -> torch.Tensor:
     return 0.1 * torch.randn(int(seconds * 16_000), generator=generator)
 
 
-def _model(transducer: Transducer, tokenizer: Tokenizer, max_symbols_per_frame: int = 2) -> TransducerStreamingModel:
+def _model(
+    transducer: Transducer, tokenizer: Tokenizer, max_symbols_per_frame: int = 2
+) -> TransducerStreamingModel:
     search = SearchConfig(max_symbols_per_frame=max_symbols_per_frame)
     return TransducerStreamingModel(
         transducer, tokenizer, fbank=FbankConfig(), cmvn=None, search=search, streams=("asr",)
@@ -54,7 +56,9 @@ def test_the_loop_writes_exactly_what_the_offline_search_decodes(
     transducer: Transducer, tokenizer: Tokenizer, segment_ms: int
 ) -> None:
     waveform = _waveform()
-    offline = TransducerSearch(transducer, SearchConfig(max_symbols_per_frame=2)).decode(FbankExtractor(FbankConfig())(waveform))
+    offline = TransducerSearch(transducer, SearchConfig(max_symbols_per_frame=2)).decode(
+        FbankExtractor(FbankConfig())(waveform)
+    )
     assert offline, "the random model must emit something for this test to mean anything"
     model = _model(transducer, tokenizer)
     for whole_words in (False, True):
@@ -101,7 +105,9 @@ def test_a_checkpoint_becomes_the_same_streaming_model(
     direct = _model(transducer, tokenizer, max_symbols_per_frame=1)
     policy = TransducerEmission()
     ours = simulate_waveform(loaded.model, policy, _waveform())
-    assert [c.token.id for c in ours.tokens] == [c.token.id for c in simulate_waveform(direct, policy, _waveform()).tokens]
+    assert [c.token.id for c in ours.tokens] == [
+        c.token.id for c in simulate_waveform(direct, policy, _waveform()).tokens
+    ]
     with pytest.raises(ValueError, match="beam"):
         load_streaming_model(path, options={"beam": 2})
 

@@ -55,61 +55,96 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint", type=Path, help="a checkpoint written by `simul train`")
     model.add_argument(
-        "--model", choices=("toy",),
+        "--model",
+        choices=("toy",),
         help="a built-in model instead of a checkpoint: `toy` (deterministic, untrained; "
         "its settings are ToyConfig fields: --set model.FIELD=VALUE)",
     )
     parser.add_argument(
-        "--policy", required=True, metavar="NAME",
+        "--policy",
+        required=True,
+        metavar="NAME",
         help=f"the read/write policy: {', '.join(policy_names())}, or an installed plugin's",
     )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="GROUP.FIELD=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="GROUP.FIELD=VALUE",
         help="change a policy parameter (policy.frames=4, policy.attention.layer=2) or a model "
         "option (model.beam_size=4); repeatable",
     )
     parser.add_argument(
-        "--segment-ms", type=int, default=None,
+        "--segment-ms",
+        type=int,
+        default=None,
         help="source segment size in ms (same as --set policy.segment_ms=N; default: the policy's, 320)",
     )
-    parser.add_argument("--format", choices=CORPUS_FORMATS, default=None,
-                        help="corpus layout (default: detected)")
+    parser.add_argument(
+        "--format", choices=CORPUS_FORMATS, default=None, help="corpus layout (default: detected)"
+    )
     parser.add_argument("--split", default="test", help="the split to evaluate (default: test)")
     parser.add_argument("--src-lang", default="en", help="language of the speech (default: en)")
     parser.add_argument(
-        "--tgt-lang", default=None,
+        "--tgt-lang",
+        default=None,
         help="language of the translation stream's references (default: the checkpoint's target, "
         "else the corpus's only one)",
     )
-    parser.add_argument("--max-instances", type=int, default=None,
-                        help="evaluate the first N instances only")
     parser.add_argument(
-        "--output", type=Path, default=None,
+        "--max-instances", type=int, default=None, help="evaluate the first N instances only"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
         help="output directory (default: runs/eval/MODEL-POLICY-SEGMENTms)",
     )
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run with the same settings in --output")
     parser.add_argument(
-        "--computation-aware", action="store_true",
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run with the same settings in --output",
+    )
+    parser.add_argument(
+        "--computation-aware",
+        action="store_true",
         help="also score latency on the measured elapsed times (columns NAME_CA)",
     )
     parser.add_argument(
-        "--clock", choices=[c.value for c in ElapsedClock], default=ElapsedClock.SIMULEVAL.value,
+        "--clock",
+        choices=[c.value for c in ElapsedClock],
+        default=ElapsedClock.SIMULEVAL.value,
         help="elapsed time: `simuleval` (delay + compute since the utterance started, SimulEval's) "
         "or `real_time` (when a system fed in real time would write; default: simuleval)",
     )
     parser.add_argument(
-        "--latency-metrics", nargs="+", default=list(DEFAULT_LATENCY_METRICS), choices=LATENCY_METRICS,
-        metavar="METRIC", help=f"latency metrics (default: {' '.join(DEFAULT_LATENCY_METRICS)})",
+        "--latency-metrics",
+        nargs="+",
+        default=list(DEFAULT_LATENCY_METRICS),
+        choices=LATENCY_METRICS,
+        metavar="METRIC",
+        help=f"latency metrics (default: {' '.join(DEFAULT_LATENCY_METRICS)})",
     )
     parser.add_argument(
-        "--quality-metrics", nargs="*", default=None, choices=QUALITY_METRICS, metavar="METRIC",
+        "--quality-metrics",
+        nargs="*",
+        default=None,
+        choices=QUALITY_METRICS,
+        metavar="METRIC",
         help="quality metrics for every stream (default: WER CER on asr, BLEU chrF elsewhere)",
     )
-    parser.add_argument("--primary-stream", default=None,
-                        help="the stream SimulEval sees in instances.log (default: the model's first)")
-    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
-                        help=f"most tokens per instance (default: {DEFAULT_MAX_TOKENS})")
+    parser.add_argument(
+        "--primary-stream",
+        default=None,
+        help="the stream SimulEval sees in instances.log (default: the model's first)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"most tokens per instance (default: {DEFAULT_MAX_TOKENS})",
+    )
     parser.add_argument("--device", default="cpu", help="torch device of the model (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -156,7 +191,9 @@ def _read_instances(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]
     instances = [item.instance for item in items]
     if args.max_instances is not None:
         if args.max_instances < 1:
-            raise ValueError(f"`--max-instances` must be >= 1, but is {args.max_instances} instead.")
+            raise ValueError(
+                f"`--max-instances` must be >= 1, but is {args.max_instances} instead."
+            )
         instances = instances[: args.max_instances]
     data = {
         "dir": str(root),
@@ -199,17 +236,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         from simul.streaming.adapters import load_streaming_model
 
-        loaded = load_streaming_model(args.checkpoint, options=overrides["model"], device=args.device)
+        loaded = load_streaming_model(
+            args.checkpoint, options=overrides["model"], device=args.device
+        )
         model_name = args.checkpoint.stem
     instances, data = _read_instances(args)
     if not instances:
         raise ValueError(f"split {args.split!r} of {args.data} holds no instances.")
     target_lang = args.tgt_lang or loaded.target_lang
-    output = args.output or Path("runs") / "eval" / f"{model_name}-{args.policy}-{policy.segment_ms}ms"
+    output = (
+        args.output or Path("runs") / "eval" / f"{model_name}-{args.policy}-{policy.segment_ms}ms"
+    )
     clock = ElapsedClock(args.clock)
     inputs = {
         "model": loaded.description,
-        "policy": {"name": args.policy, "class": type(policy).__name__, "parameters": policy.parameters()},
+        "policy": {
+            "name": args.policy,
+            "class": type(policy).__name__,
+            "parameters": policy.parameters(),
+        },
         "segment_ms": policy.segment_ms,
         "clock": clock.value,
         "max_tokens": args.max_tokens,

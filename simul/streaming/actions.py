@@ -31,7 +31,9 @@ class Write:
 
     def __post_init__(self) -> None:
         if not isinstance(self.tokens, tuple) or not self.tokens:
-            raise ValueError(f"`Write.tokens` must be a non-empty tuple, but is {self.tokens!r} instead.")
+            raise ValueError(
+                f"`Write.tokens` must be a non-empty tuple, but is {self.tokens!r} instead."
+            )
         for token in self.tokens:
             if not isinstance(token, Token):
                 raise ValueError(f"`Write.tokens` must hold Token objects, but holds {token!r}.")

@@ -92,13 +92,17 @@ def _transducer_adapter(
     search = apply_overrides(SearchConfig(), options, where="transducer options (--set model.*)")
     transducer = build_model(checkpoint, device=device)
     if not isinstance(transducer, Transducer):
-        raise ValueError(f"a transducer checkpoint must build a Transducer, but built {type(transducer).__name__}.")
+        raise ValueError(
+            f"a transducer checkpoint must build a Transducer, but built {type(transducer).__name__}."
+        )
     data = checkpoint.train_config.get("data", {})
     target = data.get("target", "asr") if isinstance(data, Mapping) else "asr"
     streams, target_lang = target_streams(target)
     tokenizer = checkpoint.tokenizer()
     tags = tokenizer.tags
-    stream_of_tag = {tags[f"<{s}>"]: s for s in streams if f"<{s}>" in tags} if len(streams) > 1 else {}
+    stream_of_tag = (
+        {tags[f"<{s}>"]: s for s in streams if f"<{s}>" in tags} if len(streams) > 1 else {}
+    )
     model = TransducerStreamingModel(
         transducer,
         tokenizer,
@@ -123,7 +127,9 @@ BUILTIN_ADAPTERS.add("transducer", _transducer_adapter)
 
 
 def _adapter_problem(loaded: object) -> str | None:
-    return None if callable(loaded) else f"must name a callable adapter builder, but names {loaded!r}"
+    return (
+        None if callable(loaded) else f"must name a callable adapter builder, but names {loaded!r}"
+    )
 
 
 def load_streaming_model(
@@ -141,7 +147,9 @@ def load_streaming_model(
     """
     device = torch.device(device)
     checkpoint = load_checkpoint(Path(path), map_location=device)
-    builder = lookup(BUILTIN_ADAPTERS, ADAPTER_ENTRY_POINT_GROUP, checkpoint.family, _adapter_problem)
+    builder = lookup(
+        BUILTIN_ADAPTERS, ADAPTER_ENTRY_POINT_GROUP, checkpoint.family, _adapter_problem
+    )
     loaded = builder(checkpoint, dict(options or {}), device)
     loaded.description.setdefault("checkpoint", str(path))
     return loaded
@@ -149,6 +157,8 @@ def load_streaming_model(
 
 def toy_model(options: Mapping[str, Any] | None = None) -> LoadedModel:
     """The toy model with ``options`` as :class:`ToyConfig` fields (no checkpoint, no training)."""
-    config = apply_overrides(ToyConfig(), dict(options or {}), where="toy model options (--set model.*)")
+    config = apply_overrides(
+        ToyConfig(), dict(options or {}), where="toy model options (--set model.*)"
+    )
     model = ToyModel(config)
     return LoadedModel(model=model, target_lang=None, description=model.describe())

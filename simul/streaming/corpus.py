@@ -42,7 +42,9 @@ def _partial_record_dir(partial: Path, index: int) -> Path:
     return partial / f"{index:07d}"
 
 
-def _start_partial(partial: Path, identity: Mapping[str, Any], resume: bool) -> dict[int, InstanceOutput]:
+def _start_partial(
+    partial: Path, identity: Mapping[str, Any], resume: bool
+) -> dict[int, InstanceOutput]:
     """Prepare the partial directory; return the records already done when resuming."""
     run_file = partial / "run.json"
     identity_text = json.dumps(identity, sort_keys=True, indent=2) + "\n"
@@ -119,7 +121,9 @@ def simulate_corpus(
     partial = output_dir / PARTIAL_DIR
     done = _start_partial(partial, identity, resume)
     records: list[InstanceOutput] = []
-    for index, instance in enumerate(tqdm(instances, desc="simulate", unit="utt", disable=not progress)):
+    for index, instance in enumerate(
+        tqdm(instances, desc="simulate", unit="utt", disable=not progress)
+    ):
         if index in done:
             records.append(done[index])
             continue
@@ -132,7 +136,9 @@ def simulate_corpus(
             source=str(instance.audio_path),
             extra={"id": instance.id, "offset_samples": instance.offset_samples},
         )
-        write_instances_log(_partial_record_dir(partial, index), [record], primary_stream=primary_stream)
+        write_instances_log(
+            _partial_record_dir(partial, index), [record], primary_stream=primary_stream
+        )
         records.append(record)
     write_instances_log(output_dir, records, primary_stream=primary_stream)
     shutil.rmtree(partial)

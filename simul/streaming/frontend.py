@@ -102,7 +102,9 @@ class EncoderFrontEnd:
             frames=torch.zeros(0, config.d_model, device=self.device),
         )
 
-    def read(self, state: FrontEndState, samples: Tensor, *, source_finished: bool) -> FrontEndState:
+    def read(
+        self, state: FrontEndState, samples: Tensor, *, source_finished: bool
+    ) -> FrontEndState:
         """Consume (N,) samples; ``state.frames`` then holds every encoder frame available."""
         if state.finished:
             raise ValueError("the source of this utterance has already ended; start a new state.")

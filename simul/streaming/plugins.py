@@ -40,7 +40,9 @@ def _describe(entry: importlib.metadata.EntryPoint, group: str) -> str:
     return f"entry point `{entry.name} = {entry.value}` of group {group!r} (from {distribution})"
 
 
-def lookup(registry: Registry[T], group: str, name: str, check: Callable[[object], str | None]) -> T:
+def lookup(
+    registry: Registry[T], group: str, name: str, check: Callable[[object], str | None]
+) -> T:
     """The built-in entry ``name`` of ``registry``, else the object of entry point ``name`` in ``group``.
 
     Args:

@@ -124,7 +124,9 @@ def coerce_enum_fields(config: Any) -> None:
                 member = kind(value)
             except ValueError:
                 allowed = [m.value for m in kind]
-                raise ValueError(f"`{f.name}` must be one of {allowed}, but is {value!r} instead.") from None
+                raise ValueError(
+                    f"`{f.name}` must be one of {allowed}, but is {value!r} instead."
+                ) from None
             object.__setattr__(config, f.name, member)
 
 
@@ -147,8 +149,14 @@ class Policy(ABC):
 
     def __post_init__(self) -> None:
         coerce_enum_fields(self)
-        if isinstance(self.segment_ms, bool) or not isinstance(self.segment_ms, int) or self.segment_ms < 1:
-            raise ValueError(f"`segment_ms` must be an int >= 1, but is {self.segment_ms!r} instead.")
+        if (
+            isinstance(self.segment_ms, bool)
+            or not isinstance(self.segment_ms, int)
+            or self.segment_ms < 1
+        ):
+            raise ValueError(
+                f"`segment_ms` must be an int >= 1, but is {self.segment_ms!r} instead."
+            )
         if not isinstance(self.end_of_source, EndOfSource):
             raise ValueError(
                 f"`end_of_source` must be an EndOfSource, but is {self.end_of_source!r} instead."

@@ -223,7 +223,9 @@ class StreamingSession:
         """The utterance's output (call after the segment with ``source_finished``)."""
         progress = self.progress
         if not progress.target_finished:
-            raise ValueError("the utterance is not finished: push its last segment with `source_finished=True`.")
+            raise ValueError(
+                "the utterance is not finished: push its last segment with `source_finished=True`."
+            )
         return UtteranceResult(
             emissions=tuple(progress.emissions),
             tokens=tuple(progress.committed),
@@ -289,7 +291,9 @@ class StreamingSession:
     def _checked_write(self, decision: object, candidates: tuple[Token, ...]) -> tuple[Token, ...]:
         name = type(self.policy).__name__
         if not isinstance(decision, Write):
-            raise ValueError(f"policy {name} must return Read() or Write(tokens), but returned {decision!r}.")
+            raise ValueError(
+                f"policy {name} must return Read() or Write(tokens), but returned {decision!r}."
+            )
         tokens = decision.tokens
         if tokens != candidates[: len(tokens)]:
             raise ValueError(

@@ -99,7 +99,9 @@ class Signals:
         count = len(self.candidates)
         where = f"model {model_name}'s signals"
         if self.num_frames < 0:
-            raise ValueError(f"{where}: `num_frames` must be >= 0, but is {self.num_frames} instead.")
+            raise ValueError(
+                f"{where}: `num_frames` must be >= 0, but is {self.num_frames} instead."
+            )
         needed = requirements.capabilities
         tensors = (
             ("cross_attention", Capability.CROSS_ATTENTION, self.cross_attention),

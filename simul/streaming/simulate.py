@@ -140,5 +140,11 @@ def simulate(
     check_compatible(model, policy)  # refuse a mismatch before touching the audio
     waveform = load_waveform(instance, model.sample_rate)
     return simulate_waveform(
-        model, policy, waveform, segment_ms=segment_ms, max_tokens=max_tokens, clock=clock, timer=timer
+        model,
+        policy,
+        waveform,
+        segment_ms=segment_ms,
+        max_tokens=max_tokens,
+        clock=clock,
+        timer=timer,
     )

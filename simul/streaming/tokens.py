@@ -49,7 +49,9 @@ class Token:
         if isinstance(self.id, bool) or not isinstance(self.id, int):
             raise ValueError(f"`id` of a token must be an int, but is {self.id!r} instead.")
         if not isinstance(self.piece, str):
-            raise ValueError(f"`piece` of token {self.id} must be a str, but is {self.piece!r} instead.")
+            raise ValueError(
+                f"`piece` of token {self.id} must be a str, but is {self.piece!r} instead."
+            )
         if self.ends_sentence and self.stream is not None:
             raise ValueError(
                 f"token {self.id} ({self.piece!r}) must not both end the sentence and switch "

@@ -257,7 +257,9 @@ class ToyModel(StreamingModel[ToyState]):
         if state.source_finished:
             raise ValueError("the toy's source has already ended; start a new state.")
         return dataclasses.replace(
-            state, num_samples=state.num_samples + int(samples.shape[0]), source_finished=source_finished
+            state,
+            num_samples=state.num_samples + int(samples.shape[0]),
+            source_finished=source_finished,
         )
 
     @override
@@ -275,7 +277,9 @@ class ToyModel(StreamingModel[ToyState]):
         tokens, frames = self._candidates(state)
         num_frames = self._num_frames(state)
         if self.config.mode is ToyMode.TRANSDUCER:
-            return Signals(candidates=tuple(tokens), num_frames=num_frames, emission_frames=tuple(frames))
+            return Signals(
+                candidates=tuple(tokens), num_frames=num_frames, emission_frames=tuple(frames)
+            )
         offsets = torch.tensor(self.config.head_offsets)  # (H,)
         aligned = torch.tensor(frames, dtype=torch.int64)  # (C,)
         return Signals(
@@ -285,7 +289,9 @@ class ToyModel(StreamingModel[ToyState]):
             p_choose=self._p_choose(state, aligned, tokens, offsets, num_frames),
         )
 
-    def _attention(self, aligned: torch.Tensor, offsets: torch.Tensor, num_frames: int) -> torch.Tensor:
+    def _attention(
+        self, aligned: torch.Tensor, offsets: torch.Tensor, num_frames: int
+    ) -> torch.Tensor:
         """(C, H, T): each head's weights decay geometrically away from its peak frame."""
         count, heads = aligned.shape[0], offsets.shape[0]
         if num_frames == 0:

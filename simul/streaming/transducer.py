@@ -94,7 +94,9 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
         self._stream_of_tag = dict(stream_of_tag or {})
         unknown = sorted(set(self._stream_of_tag.values()) - set(streams))
         if unknown:
-            raise ValueError(f"`stream_of_tag` switches to {unknown}, which are not among `streams` {streams}.")
+            raise ValueError(
+                f"`stream_of_tag` switches to {unknown}, which are not among `streams` {streams}."
+            )
         self._tokens: dict[int, Token] = {}
 
     def _token(self, token_id: int) -> Token:

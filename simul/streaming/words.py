@@ -82,7 +82,10 @@ class WordAssembler:
         if not self._text:
             return []
         emission = Emission(
-            text=self._text, stream=self.stream, source_ms=self._source_ms, elapsed_ms=self._elapsed_ms
+            text=self._text,
+            stream=self.stream,
+            source_ms=self._source_ms,
+            elapsed_ms=self._elapsed_ms,
         )
         self._text = ""
         return [emission]
