@@ -115,7 +115,10 @@ def coerce_enum_fields(config: Any) -> None:
     So that ``WaitK(target_unit="word")`` works like ``WaitK(target_unit=TargetUnit.WORD)``; an
     unknown value is a ``ValueError`` listing the allowed ones.
     """
-    hints = typing.get_type_hints(type(config))
+    try:
+        hints = typing.get_type_hints(type(config))
+    except (NameError, TypeError):  # annotations that cannot be resolved: nothing to coerce
+        return
     for f in dataclasses.fields(config):
         kind = hints.get(f.name)
         value = getattr(config, f.name)
