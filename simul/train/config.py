@@ -65,7 +65,9 @@ class DataSection:
     test_split: str | None = "test"
     """Split decoded and scored (quality and latency) with the best checkpoint at the end; ``None``: none."""
     target: str = "asr"
-    """Target text: ``asr`` (transcript), ``st:LANG`` (translation); see ``simul.train.targets``."""
+    """Target text: ``asr``, ``st:LANG``, ``joint_alignment:LANGS``, ... (``simul.serialize.transforms``)."""
+    alignments: list[str] = field(default_factory=list)
+    """Alignment files (``simul data align``) for joint targets of corpora without gold alignments."""
     spm_model: str = "???"
     """SentencePiece model (``simul data spm``) of the target text."""
     cmvn: str | None = None
@@ -147,7 +149,7 @@ class ValidationSection:
     """How the model is decoded and scored on the validation and test splits."""
 
     metric: str = "WER"
-    """Quality metric that picks the best checkpoint (WER, CER, TER: lower is better; BLEU, chrF: higher)."""
+    """Metric that picks the best checkpoint, ``NAME`` (first stream) or ``STREAM/NAME``: WER, CER, TER (lower is better), BLEU, chrF (higher)."""
     lowercase: bool = False
     """Lowercase hypotheses and references before WER/CER."""
     remove_punctuation: bool = False

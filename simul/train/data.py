@@ -28,9 +28,15 @@ from simul.data.instance import Instance
 from simul.data.readers.corpus_dir import detect_format, read_corpus_split
 from simul.data.tokenizer import Tokenizer
 from simul.models.family import ModelFamily
+from simul.serialize import (
+    JointTarget,
+    SerializedTextEncoder,
+    TargetTransform,
+    get_target_transform,
+    read_alignments,
+)
 from simul.train.config import DataSection
 from simul.train.distributed import DistributedContext
-from simul.train.targets import TargetText, target_text
 
 __all__ = [
     "BatchPosition",
@@ -54,7 +60,8 @@ class TrainingData:
         tokenizer: the target vocabulary.
         fbank_config: feature settings (the CMVN file's when there is one).
         cmvn: global normalisation, or ``None``.
-        target: the ``Instance -> str`` target text.
+        target: the ``Instance -> str`` target text (``simul.serialize.get_target_transform``).
+        encode_text: target text -> token ids (tag-aware for joint targets).
     """
 
     train: list[Instance]
@@ -63,7 +70,8 @@ class TrainingData:
     tokenizer: Tokenizer
     fbank_config: FbankConfig
     cmvn: Cmvn | None
-    target: TargetText
+    target: TargetTransform
+    encode_text: Callable[[str], list[int]]
 
 
 def _read_split(section: DataSection, split: str) -> list[Instance]:
@@ -96,7 +104,13 @@ def load_training_data(section: DataSection, *, with_test: bool = True) -> Train
     test = None
     if with_test and section.test_split is not None:
         test = _read_split(section, section.test_split)
-    target = target_text(section.target)
+    alignments = (
+        read_alignments([Path(p) for p in section.alignments]) if section.alignments else None
+    )
+    target = get_target_transform(section.target, alignments=alignments)
+    encode_text: Callable[[str], list[int]] = tokenizer.encode
+    if isinstance(target, JointTarget):
+        encode_text = SerializedTextEncoder(tokenizer, target.layout)
     for instance in train[:1] + valid[:1]:
         target(instance)  # a missing translation fails now, not in a pipeline thread
     logger.info(
@@ -106,15 +120,15 @@ def load_training_data(section: DataSection, *, with_test: bool = True) -> Train
     )  # fmt: skip
     return TrainingData(
         train=train, valid=valid, test=test, tokenizer=tokenizer, fbank_config=fbank_config,
-        cmvn=cmvn, target=target,
+        cmvn=cmvn, target=target, encode_text=encode_text,
     )  # fmt: skip
 
 
 def _encoder(data: TrainingData, family: ModelFamily) -> Callable[[str], list[int]]:
-    tokenizer = data.tokenizer
+    eos_id = data.tokenizer.eos_id
 
     def encode(text: str) -> list[int]:
-        return family.target_ids(tokenizer.encode(text), eos_id=tokenizer.eos_id)
+        return family.target_ids(data.encode_text(text), eos_id=eos_id)
 
     return encode
 

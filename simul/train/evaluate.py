@@ -3,15 +3,17 @@
 Validation during training and the final test use this one function.  A family whose decoding
 stamps each token with the source time it needed (the transducer's search does) also gets
 latency: token times become word delays (a word's delay is that of its last piece, the moment
-the word is complete), scored with :func:`simul.eval.scoring.score` as speech delays in ms, the
-same metrics and conventions as SimulEval 1.1.4.
+the word is complete, the rule of ``simul.serialize.deserialize``), scored with
+:func:`simul.eval.scoring.score` as speech delays in ms, the same metrics and conventions as
+SimulEval 1.1.4.  Joint ASR/ST output is split into its streams first, and each stream is
+scored on its own (WER on ``asr``, BLEU/chrF on translations).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -21,14 +23,30 @@ from simul.data.features.pipeline import FeatureBatch
 from simul.data.instance import Instance
 from simul.data.tokenizer import Tokenizer
 from simul.eval.log_io import write_instances_log
-from simul.eval.quality import TextNormalization, corpus_quality
+from simul.eval.quality import QUALITY_METRICS, TextNormalization, corpus_quality
 from simul.eval.records import InstanceOutput, StreamOutput
 from simul.eval.report import write_scores
-from simul.eval.scoring import Scores, ScoringConfig, score
+from simul.eval.scoring import Scores, ScoringConfig, default_quality_metrics, score
 from simul.models.family import Decoded, ModelFamily
-from simul.train.targets import TargetText
+from simul.serialize import (
+    ASR_STREAM,
+    ST_STREAM,
+    EmittedToken,
+    JointTarget,
+    TargetText,
+    TargetTransform,
+    joint_instance_output,
+)
 
-__all__ = ["EvaluationResult", "evaluate", "words_with_delays", "write_evaluation"]
+__all__ = [
+    "EvaluationResult",
+    "evaluate",
+    "instance_output",
+    "metric_name",
+    "output_streams",
+    "words_with_delays",
+    "write_evaluation",
+]
 
 _WORD_START = "\u2581"  # SentencePiece's word-boundary mark
 
@@ -38,10 +56,10 @@ class EvaluationResult:
     """What decoding a split gave.
 
     Attributes:
-        metrics: ``loss`` (per utterance, as in training), the quality metric, and with
-            ``latency`` the corpus latency metrics (``LAAL``, ``AL``, ...).
+        metrics: ``loss`` (per utterance, as in training) and ``STREAM/NAME`` quality metrics,
+            with ``full`` also latency metrics (``asr/LAAL``, ``asr/AL``, ...).
         outputs: one record per decoded utterance, in corpus order, for ``instances.log``.
-        scores: the full score tables when latency was scored, else ``None``.
+        scores: the score tables when latency was scored, else ``None``.
     """
 
     metrics: dict[str, float]
@@ -109,6 +127,69 @@ def _decode(
     return decoded, loss_sum, count
 
 
+def output_streams(target: TargetTransform) -> tuple[str, ...]:
+    """The streams a model trained on ``target`` writes (``asr``; ``st``; or a joint layout's)."""
+    if isinstance(target, JointTarget):
+        return target.layout.streams
+    return (ST_STREAM,) if isinstance(target, TargetText) else (ASR_STREAM,)
+
+
+def instance_output(
+    index: int,
+    instance: Instance,
+    output: Decoded,
+    *,
+    tokenizer: Tokenizer,
+    target: TargetTransform,
+) -> InstanceOutput:
+    """The scorer's record of one decoded instance, one stream per output stream.
+
+    Joint output is split into its streams by :func:`simul.serialize.joint_instance_output`
+    (tags switch streams; SentencePiece pieces become words); single-stream output by
+    :func:`words_with_delays`.  Without token times, delays are empty (quality only).
+    """
+    if isinstance(target, JointTarget):
+        times = output.source_ms or (0,) * len(output.token_ids)
+        tokens = [
+            EmittedToken(text=tokenizer.id_to_piece(token), source_ms=float(ms))
+            for token, ms in zip(output.token_ids, times, strict=True)
+        ]
+        record = joint_instance_output(
+            index, tokens, target.layout, unit="piece", source_length_ms=instance.duration_ms,
+            references=target.layout.references(instance), source=str(instance.audio_path),
+        )  # fmt: skip
+        if output.source_ms is None:
+            streams = {name: replace(s, delays=()) for name, s in record.streams.items()}
+            record = replace(record, streams=streams)
+        return replace(record, extra={"id": instance.id})
+    text, delays = words_with_delays(tokenizer, output.token_ids, output.source_ms)
+    (stream,) = output_streams(target)
+    return InstanceOutput(
+        index=index,
+        source_type="speech",
+        source_length=instance.duration_ms,
+        streams={stream: StreamOutput(prediction=text, delays=delays, reference=target(instance))},
+        source=str(instance.audio_path),
+        extra={"id": instance.id},
+    )
+
+
+def metric_name(metric: str, target: TargetTransform) -> tuple[str, str]:
+    """``(stream, metric)`` of a metric spec ``NAME`` (the first stream) or ``STREAM/NAME``."""
+    streams = output_streams(target)
+    stream, separator, name = metric.rpartition("/")
+    stream = stream if separator else streams[0]
+    if stream not in streams:
+        raise ValueError(
+            f"`validation.metric` must name one of the streams {streams}, but is {metric!r}."
+        )
+    if name not in QUALITY_METRICS:
+        raise ValueError(
+            f"`validation.metric` must end in one of {QUALITY_METRICS}, but is {metric!r}."
+        )
+    return stream, name
+
+
 def evaluate(
     family: ModelFamily,
     model: nn.Module,
@@ -116,15 +197,14 @@ def evaluate(
     batches: Iterable[FeatureBatch],
     *,
     tokenizer: Tokenizer,
-    target: TargetText,
-    stream: str,
+    target: TargetTransform,
     metric: str,
     normalization: TextNormalization,
     device: torch.device,
     beam_size: int = 1,
-    latency: bool = False,
+    full: bool = False,
 ) -> EvaluationResult:
-    """Decode ``batches`` (the features of ``instances``) and score them against the target text.
+    """Decode ``batches`` (the features of ``instances``) and score them against the targets.
 
     Args:
         family: the model's family.
@@ -132,56 +212,51 @@ def evaluate(
         instances: the split, in corpus order.
         batches: its batches (e.g. :func:`simul.train.data.evaluation_batches`).
         tokenizer: detokenises the outputs.
-        target: the reference text of an instance.
-        stream: the output stream's name in the records (``asr``, ``st``, ...).
-        metric: the quality metric (``simul.eval.quality.QUALITY_METRICS``).
+        target: the target transform the model was trained on (gives the references).
+        metric: the quality metric to report, ``NAME`` or ``STREAM/NAME`` (``WER``, ``st/BLEU``).
         normalization: applied before WER/CER.
         device: where the model is.
         beam_size: the family's search width.
-        latency: also score latency (needs a family that times its tokens).
+        full: score every stream with its default quality metrics (WER/CER on ``asr``,
+            BLEU/chrF on translations) and, when the family times its tokens, latency.
 
     Returns:
-        Metrics and records; utterances the batches left out (no fbank frame) are not scored.
+        Metrics keyed ``loss`` and ``STREAM/NAME``; utterances the batches left out (no fbank
+        frame) are not scored.
     """
+    stream, name = metric_name(metric, target)
     decoded, loss_sum, count = _decode(family, model, batches, device, beam_size)
     if not decoded:
         raise ValueError("evaluation decoded no utterance: every one was dropped by the pipeline.")
-    outputs: list[InstanceOutput] = []
-    hypotheses, references = [], []
-    for index, instance in enumerate(instances):
-        if instance.id not in decoded:
-            continue
-        output = decoded[instance.id]
-        text, delays = words_with_delays(tokenizer, output.token_ids, output.source_ms)
-        reference = target(instance)
-        hypotheses.append(text)
-        references.append(reference)
-        outputs.append(
-            InstanceOutput(
-                index=index,
-                source_type="speech",
-                source_length=instance.duration_ms,
-                streams={stream: StreamOutput(prediction=text, delays=delays, reference=reference)},
-                source=str(instance.audio_path),
-                extra={"id": instance.id},
-            )
-        )
+    outputs = [
+        instance_output(index, instance, decoded[instance.id], tokenizer=tokenizer, target=target)
+        for index, instance in enumerate(instances)
+        if instance.id in decoded
+    ]
     metrics = {"loss": loss_sum / count if count else math.nan}
-    metrics[metric] = corpus_quality(
-        metric, hypotheses, references, normalization=normalization
-    ).score
+    hypotheses = [o.streams[stream].prediction for o in outputs]
+    references = [o.streams[stream].reference for o in outputs]
+    result = corpus_quality(name, hypotheses, references, normalization=normalization)
+    metrics[f"{stream}/{name}"] = result.score
     scores = None
-    if latency:
-        if any(decoded[o.extra["id"]].source_ms is None for o in outputs):
-            raise ValueError(
-                f"latency needs token times, but the {type(family).__name__} family gives none."
-            )
-        scores = score(
-            outputs, ScoringConfig(quality_metrics=(metric,), normalization=normalization)
-        )
-        for name, value in scores.corpus.loc[stream].items():
-            if name != "num_instances" and name != metric:
-                metrics[str(name)] = float(value)
+    if full:
+        timed = all(decoded[o.extra["id"]].source_ms is not None for o in outputs)
+        if timed:
+            scores = score(outputs, ScoringConfig(normalization=normalization))
+            for stream_name, row in scores.corpus.to_dict(orient="index").items():
+                for column, value in row.items():
+                    if column != "num_instances":
+                        metrics[f"{stream_name}/{column}"] = float(value)
+        else:
+            for stream_name in output_streams(target):
+                for quality in default_quality_metrics(stream_name):
+                    result = corpus_quality(
+                        quality,
+                        [o.streams[stream_name].prediction for o in outputs],
+                        [o.streams[stream_name].reference for o in outputs],
+                        normalization=normalization,
+                    )
+                    metrics[f"{stream_name}/{quality}"] = result.score
     return EvaluationResult(metrics=metrics, outputs=outputs, scores=scores)
 
 

@@ -18,6 +18,7 @@ times its tokens, latency (``test/``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 import time
@@ -53,10 +54,10 @@ from simul.train.data import (
     training_batches,
 )
 from simul.train.distributed import DistributedContext, init_distributed, shutdown_distributed
-from simul.train.evaluate import evaluate, write_evaluation
+from simul.train.evaluate import evaluate, metric_name, write_evaluation
 from simul.train.schedule import lr_factor
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "train", "weights_sha256"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,13 +74,26 @@ class TrainResult:
         best_metric: the best validation metric so far, or ``None``.
         metrics: the last validation metrics.
         test_metrics: the test split's metrics, when it was decoded.
+        weights_sha256: hash of this rank's final weights: equal on every DDP rank, and equal
+            between a run that was interrupted and resumed and one that was not.
     """
 
     step: int
     finished: bool
     best_metric: float | None
+    weights_sha256: str
     metrics: dict[str, float] = field(default_factory=dict)
     test_metrics: dict[str, float] | None = None
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in order)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _dropout_seed(seed: int, step: int, micro_batch: int, rank: int) -> int:
@@ -230,27 +244,26 @@ class _Trainer:
             lowercase=validation.lowercase, remove_punctuation=validation.remove_punctuation
         )
 
-    def _evaluate(self, model: nn.Module, split: str, *, beam_size: int, latency: bool):
+    def _evaluate(self, model: nn.Module, split: str, *, beam_size: int, full: bool):
         instances = self.data.valid if split == "valid" else self.data.test
         batches = evaluation_batches(instances, self.data, self.config.data, self.family)
         return evaluate(
             self.family, model, instances, batches,
             tokenizer=self.data.tokenizer, target=self.data.target,
-            stream=self.config.data.target.partition(":")[0],
             metric=self.config.validation.metric, normalization=self._normalization(),
-            device=self.device, beam_size=beam_size, latency=latency,
+            device=self.device, beam_size=beam_size, full=full,
         )  # fmt: skip
 
     def _validate(self) -> None:
         """Rank 0 decodes the validation split; keeps best.pt; the others wait."""
         if self.context.is_main:
             result = self._evaluate(
-                self.model, "valid", beam_size=self.config.validation.beam_size, latency=False
+                self.model, "valid", beam_size=self.config.validation.beam_size, full=False
             )
             self.model.train()
             self.metrics = {f"valid/{name}": value for name, value in result.metrics.items()}
-            metric = self.config.validation.metric
-            value = result.metrics[metric]
+            stream, metric = metric_name(self.config.validation.metric, self.data.target)
+            value = result.metrics[f"{stream}/{metric}"]
             lower = metric in _LOWER_IS_BETTER
             improved = self.best_metric is None or (
                 value < self.best_metric if lower else value > self.best_metric
@@ -276,7 +289,7 @@ class _Trainer:
         checkpoint = load_checkpoint(path)
         model = build_model(checkpoint, device=self.device)
         beam_size = self.config.validation.test_beam_size
-        result = self._evaluate(model, "test", beam_size=beam_size, latency=True)
+        result = self._evaluate(model, "test", beam_size=beam_size, full=True)
         inputs: dict[str, Any] = {"checkpoint": str(path), "step": checkpoint.step}
         write_evaluation(
             self.output_dir / "test", result, **inputs, beam_size=beam_size,
@@ -324,7 +337,9 @@ class _Trainer:
         self.step += 1
         self.position = micro_batches[-1][0]
         utterances = max(totals.pop("utterances"), 1.0)
-        scalars = {name: value / utterances for name, value in totals.items() if name != "tokens"}
+        tokens = max(totals.pop("tokens"), 1.0)
+        scalars = {"loss": totals.pop("loss") / utterances}
+        scalars.update({f"{name}_per_token": value / tokens for name, value in totals.items()})
         scalars["grad_norm"] = grad_norm
         scalars["lr"] = self.scheduler.get_last_lr()[0]
         return scalars
@@ -377,6 +392,7 @@ class _Trainer:
         progress.close()
         if finished and validated_at != self.step:
             self._validate()
+            checkpointed_at = -1  # last.pt then carries the final metrics
         if checkpointed_at != self.step:
             self._save_last()
         self.context.barrier()
@@ -385,7 +401,8 @@ class _Trainer:
             self.writer.close()
         return TrainResult(
             step=self.step, finished=finished, best_metric=self.best_metric,
-            metrics=dict(self.metrics), test_metrics=test_metrics,
+            weights_sha256=weights_sha256(self.model), metrics=dict(self.metrics),
+            test_metrics=test_metrics,
         )  # fmt: skip
 
 

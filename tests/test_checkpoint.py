@@ -1,0 +1,112 @@
+"""Checkpoints: round trip, a model rebuilt from the file alone, clear errors for foreign files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from simul.data.features.cmvn import Cmvn
+from simul.data.features.fbank import FbankConfig
+from simul.data.tokenizer import SpmConfig, train_sentencepiece
+from simul.models.checkpoint import (
+    FORMAT_VERSION,
+    Checkpoint,
+    build_model,
+    cmvn_to_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+from simul.models.transducer import Transducer, tiny
+
+
+@pytest.fixture(scope="module")
+def spm_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    texts = ["the cat sleeps", "a dog runs", "the big red dog", "green cats run"] * 5
+    tokenizer = train_sentencepiece(
+        tmp_path_factory.mktemp("spm") / "spm", SpmConfig(vocab_size=30, model_type="char"),
+        texts=texts,
+    )  # fmt: skip
+    return tokenizer.model_path.read_bytes()
+
+
+def _checkpoint(spm_bytes: bytes, **changes: object) -> tuple[Checkpoint, Transducer]:
+    torch.manual_seed(0)
+    config = dataclasses.replace(tiny(), vocab_size=30)
+    model = Transducer(config)
+    cmvn = Cmvn(
+        mean=np.linspace(1, 2, 80), std=np.linspace(2, 3, 80), num_frames=123,
+        fbank_config=FbankConfig(),
+    )  # fmt: skip
+    checkpoint = Checkpoint(
+        family="transducer",
+        model_config=dataclasses.asdict(config),
+        state_dict=model.state_dict(),
+        tokenizer_model=spm_bytes,
+        fbank_config=FbankConfig().to_dict(),
+        cmvn=cmvn_to_dict(cmvn),
+        train_config={"trainer": {"seed": 3}},
+        step=7,
+        epoch=1,
+        metrics={"valid/asr/WER": 12.5},
+        trainer_state={"optimizer": {"state": {}}, "epoch": 1},
+    )
+    return dataclasses.replace(checkpoint, **changes), model
+
+
+def test_a_checkpoint_rebuilds_its_model_tokenizer_and_features(
+    spm_bytes: bytes, tmp_path: Path
+) -> None:
+    checkpoint, model = _checkpoint(spm_bytes)
+    path = tmp_path / "run" / "last.pt"
+    save_checkpoint(path, checkpoint)
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary file left
+    loaded = load_checkpoint(path)
+    assert loaded.format_version == FORMAT_VERSION
+    assert (loaded.step, loaded.epoch, loaded.metrics) == (7, 1, {"valid/asr/WER": 12.5})
+    assert loaded.train_config == {"trainer": {"seed": 3}}
+    assert loaded.trainer_state == {"optimizer": {"state": {}}, "epoch": 1}
+    rebuilt = build_model(loaded)
+    assert isinstance(rebuilt, Transducer) and not rebuilt.training
+    assert rebuilt.config == model.config
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[name], tensor), name
+    tokenizer = loaded.tokenizer(tmp_path / "cache")
+    assert tokenizer.decode(tokenizer.encode("the red cat")) == "the red cat"
+    assert loaded.tokenizer(tmp_path / "cache").model_path == tokenizer.model_path
+    assert loaded.fbank() == FbankConfig()
+    cmvn = loaded.cmvn_stats()
+    assert cmvn is not None and cmvn.num_frames == 123
+    np.testing.assert_array_equal(cmvn.mean, np.linspace(1, 2, 80))
+
+
+def test_a_checkpoint_without_cmvn_or_trainer_state(spm_bytes: bytes, tmp_path: Path) -> None:
+    checkpoint, _ = _checkpoint(spm_bytes, cmvn=None, trainer_state=None)
+    save_checkpoint(tmp_path / "best.pt", checkpoint)
+    loaded = load_checkpoint(tmp_path / "best.pt")
+    assert loaded.cmvn_stats() is None and loaded.trainer_state is None
+
+
+def test_foreign_and_newer_files_are_refused_naming_the_file(
+    spm_bytes: bytes, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match=r"garbage\.pt is not a simul checkpoint"):
+        load_checkpoint(garbage)
+    plain = tmp_path / "plain.pt"
+    torch.save({"model": torch.zeros(2)}, plain)
+    with pytest.raises(ValueError, match=r"plain\.pt is not a simul checkpoint"):
+        load_checkpoint(plain)
+    newer = tmp_path / "newer.pt"
+    checkpoint, _ = _checkpoint(spm_bytes, format_version=FORMAT_VERSION + 1)
+    save_checkpoint(newer, checkpoint)
+    with pytest.raises(ValueError, match=rf"newer\.pt has .* version {FORMAT_VERSION + 1}.*update"):
+        load_checkpoint(newer)
+    with pytest.raises(ValueError, match="family"):
+        save_checkpoint(tmp_path / "x.pt", dataclasses.replace(checkpoint, family="nope"))
