@@ -6,6 +6,7 @@ one line here.
 
 from __future__ import annotations
 
+from simul.models.aed_family import AedFamily
 from simul.models.family import ModelFamily
 from simul.models.transducer_family import TransducerFamily
 from simul.registry import Registry
@@ -14,3 +15,4 @@ __all__ = ["MODEL_FAMILIES"]
 
 MODEL_FAMILIES: Registry[ModelFamily] = Registry("model family")
 MODEL_FAMILIES.add("transducer", TransducerFamily())
+MODEL_FAMILIES.add("aed", AedFamily())
