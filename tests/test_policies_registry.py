@@ -6,11 +6,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
+import soundfile
 
 from policies import AlignAtt, EDAtt, Normalization, WaitK, build_policy, policy_class, policy_names
-from simul.streaming import EndOfSource, ToyModel, simulate_waveform
+from simul.data.instance import Instance
+from simul.streaming import EndOfSource, ToyModel, simulate
 
 
 def test_builtin_policies_are_listed_and_built_with_overrides() -> None:
@@ -112,7 +114,13 @@ def test_a_plugin_package_adds_a_policy_that_runs_through_the_loop(
     assert "every_other" in policy_names()
     assert "simul_test_plugin" not in sys.modules  # listing imports nothing
     policy = build_policy("every_other", {"period": 3, "whole_words": False})
-    result = simulate_waveform(ToyModel(), policy, torch.zeros(16_000 * 2))
+    wav = tmp_path / "two_seconds.wav"
+    soundfile.write(wav, np.zeros(32_000, dtype=np.float32), 16_000, subtype="PCM_16")
+    instance = Instance(
+        id="u", audio_path=wav, offset_samples=0, num_samples=32_000, sample_rate=16_000,
+        source_text="",
+    )  # fmt: skip
+    result = simulate(ToyModel(), policy, instance)
     # A piece after segments 3 and 6 (both of w0's), then the flush at 2 s.
     assert [(w.text, w.source_ms) for w in result.emissions][:2] == [
         ("w0-1", 1920.0),
