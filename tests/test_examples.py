@@ -95,3 +95,23 @@ def _simuleval_live_text_atd(directory: Path) -> float:
         instance.elapsed = record["elapsed"]
         instances[record["index"]] = instance
     return float(ATDScorer()(instances))
+
+
+@pytest.mark.slow
+def test_the_examples_regenerate_exactly_but_for_wall_clock_times(tmp_path: Path) -> None:
+    """The script and agent still reproduce the shipped logs (first instances), bar `elapsed`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_simuleval_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (tmp_path / "work").mkdir()
+    module.make(tmp_path / "work", tmp_path / "out", speech_segments=2, text_segments=2)
+    for name in ("simuleval_speech", "simuleval_text"):
+        fresh = (tmp_path / "out" / name / "instances.log").read_text().splitlines()
+        shipped = (EXAMPLES / name / "instances.log").read_text().splitlines()[: len(fresh)]
+        assert len(fresh) == 2
+        for new, old in zip(map(json.loads, fresh), map(json.loads, shipped), strict=True):
+            if name == "simuleval_speech":
+                assert len(new.pop("elapsed")) == len(old.pop("elapsed"))
+            assert new == old

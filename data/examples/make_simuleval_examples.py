@@ -84,7 +84,8 @@ def _keep(run_dir: Path, destination: Path, names: tuple[str, ...]) -> None:
         shutil.copyfile(run_dir / name, destination / name)
 
 
-def make(work: Path, speech_segments: int, text_segments: int) -> None:
+def make(work: Path, out: Path, speech_segments: int, text_segments: int) -> None:
+    """Run everything in ``work`` and keep the files in ``out/simuleval_speech`` and ``out/simuleval_text``."""
     corpus = work / "corpus"
     simul_main(["data", "synth", str(corpus), "--size", "tiny", "--splits", "test", "--langs", "de",
                 "--no-progress"])  # fmt: skip
@@ -124,11 +125,11 @@ def make(work: Path, speech_segments: int, text_segments: int) -> None:
          "--source-segment-size", str(SEGMENT_MS), "--output", "speech", *metrics],
         work,
     )  # fmt: skip
-    _keep(work / "speech", HERE / "simuleval_speech", ("instances.log", "config.yaml", "scores.tsv"))
+    _keep(work / "speech", out / "simuleval_speech", ("instances.log", "config.yaml", "scores.tsv"))
     printed = _simuleval(
         ["--score-only", "--output", "speech", "--computation-aware", *metrics], work, wide=True
     )
-    (HERE / "simuleval_speech" / "score_only_computation_aware.txt").write_text(printed)
+    (out / "simuleval_speech" / "score_only_computation_aware.txt").write_text(printed)
 
     _simuleval(
         ["--agent", "gloss_agent.py", "--agent-class", "agents.GlossTextAgent",
@@ -136,7 +137,7 @@ def make(work: Path, speech_segments: int, text_segments: int) -> None:
          "--source-type", "text", "--target-type", "text", "--output", "text", *metrics],
         work,
     )  # fmt: skip
-    _keep(work / "text", HERE / "simuleval_text", ("instances.log", "config.yaml", "scores.tsv"))
+    _keep(work / "text", out / "simuleval_text", ("instances.log", "config.yaml", "scores.tsv"))
 
 
 def main() -> int:
@@ -144,16 +145,17 @@ def main() -> int:
     parser.add_argument("--speech-segments", type=int, default=5, help="speech instances (default: 5)")
     parser.add_argument("--text-segments", type=int, default=10, help="text instances (default: 10)")
     parser.add_argument("--work", type=Path, default=None, help="keep the work files here")
+    parser.add_argument("--out", type=Path, default=HERE, help="where the examples go (default: here)")
     args = parser.parse_args()
     if args.work is not None:
         args.work.mkdir(parents=True, exist_ok=False)
-        make(args.work, args.speech_segments, args.text_segments)
+        make(args.work, args.out, args.speech_segments, args.text_segments)
     else:
         with tempfile.TemporaryDirectory() as work:
-            make(Path(work), args.speech_segments, args.text_segments)
+            make(Path(work), args.out, args.speech_segments, args.text_segments)
     for name in ("simuleval_speech", "simuleval_text"):
-        print(f"{HERE / name}:")
-        print((HERE / name / "scores.tsv").read_text())
+        print(f"{args.out / name}:")
+        print((args.out / name / "scores.tsv").read_text())
     return 0
 
 
