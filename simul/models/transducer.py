@@ -69,14 +69,15 @@ class TransducerConfig:
 
 
 def small() -> TransducerConfig:
-    """A 6-layer, 144-dim Conformer T-T (about 4M parameters at V = 256) with 320 ms chunks.
+    """A 6-layer, 144-dim Conformer T-T (about 3.7M parameters at V = 512) with 320 ms chunks.
 
-    Sized for CPU training on the built-in ``small`` corpus: narrow subsampling convolutions
-    (they cost as much as the whole encoder at 256 channels), a 1-layer LSTM predictor, a left
+    Sized for CPU training on the built-in ``small`` corpus, where the joiner's (T, U+1) lattice
+    costs as much as the encoder: a 192-dim joiner, narrow subsampling convolutions (at 256
+    channels they would cost as much as the encoder), a 1-layer LSTM predictor, and a left
     context of 8 chunks (2.56 s) so that a streamed chunk costs the same however long the talk.
     """
     encoder = EncoderConfig(
-        subsampling_channels=64,
+        subsampling_channels=32,
         d_model=144,
         num_layers=6,
         num_heads=4,
@@ -86,7 +87,7 @@ def small() -> TransducerConfig:
         num_left_chunks=8,
     )
     predictor = PredictorConfig(embedding_dim=128, hidden_dim=256)
-    return TransducerConfig(encoder=encoder, predictor=predictor, joiner_dim=256)
+    return TransducerConfig(encoder=encoder, predictor=predictor, joiner_dim=192)
 
 
 def tiny() -> TransducerConfig:
