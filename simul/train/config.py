@@ -121,7 +121,7 @@ class TrainerSection:
     max_epochs: int | None = None
     """Stop after this many passes over the training data (``None``: ``max_steps`` only)."""
     max_minutes: float | None = None
-    """Stop (with a checkpoint; rerunning resumes) after this much wall time in this invocation."""
+    """End training after this much wall time in this invocation (then validate, checkpoint and test; rerunning continues)."""
     validate_every_steps: int = 500
     """Validate (and keep the best checkpoint) every N steps, and at the end."""
     checkpoint_every_steps: int = 500

@@ -70,7 +70,10 @@ class TrainResult:
 
     Attributes:
         step: optimiser steps taken in total.
-        finished: whether the run reached its end (else it stopped early and can be resumed).
+        finished: whether this call ended the run's work: ``max_steps``, ``max_epochs`` or the
+            ``max_minutes`` budget reached, then final validation and test (a run stopped by
+            its time budget can still be continued by calling again).  ``False`` after
+            ``stop_after_steps``.
         best_metric: the best validation metric so far, or ``None``.
         metrics: the last validation metrics.
         test_metrics: the test split's metrics, when it was decoded.
@@ -356,7 +359,7 @@ class _Trainer:
             total=trainer.max_steps, initial=self.step, desc="train", unit="step",
             disable=not (trainer.progress and self.context.is_main),
         )  # fmt: skip
-        finished = True
+        interrupted = False
         validated_at = checkpointed_at = -1
         while self.step < trainer.max_steps:
             micro_batches = []
@@ -379,28 +382,30 @@ class _Trainer:
             if self.step % trainer.checkpoint_every_steps == 0:
                 self._save_last()
                 checkpointed_at = self.step
+            if stop_after_steps is not None and self.step >= stop_after_steps:
+                interrupted = self.step < trainer.max_steps
+                break
             out_of_time = (
                 trainer.max_minutes is not None
                 and time.monotonic() - started > 60 * trainer.max_minutes
             )
-            stop = self.context.any_true(out_of_time) or (
-                stop_after_steps is not None and self.step >= stop_after_steps
-            )
-            if stop and self.step < trainer.max_steps:
-                finished = False
+            if self.context.any_true(out_of_time):
+                logger.info(
+                    "time budget of %s min spent at step %d", trainer.max_minutes, self.step
+                )
                 break
         progress.close()
-        if finished and validated_at != self.step:
+        if not interrupted and validated_at != self.step:
             self._validate()
             checkpointed_at = -1  # last.pt then carries the final metrics
         if checkpointed_at != self.step:
             self._save_last()
         self.context.barrier()
-        test_metrics = self._test() if finished else None
+        test_metrics = None if interrupted else self._test()
         if self.writer is not None:
             self.writer.close()
         return TrainResult(
-            step=self.step, finished=finished, best_metric=self.best_metric,
+            step=self.step, finished=not interrupted, best_metric=self.best_metric,
             weights_sha256=weights_sha256(self.model), metrics=dict(self.metrics),
             test_metrics=test_metrics,
         )  # fmt: skip
