@@ -22,8 +22,9 @@ decoder reads ``[BOS] + tokens`` and predicts them shifted by one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import final
+from typing import Any, final
 
 import torch
 import torch.nn.functional as F
@@ -127,6 +128,9 @@ class AedLoss:
         ctc_sum: detached, CTC costs summed over the batch (0 without a CTC head).
         num_utterances: B.
         num_tokens: target tokens (EOS included).
+        cross_states: per decoder layer, what its cross-attention returned in the teacher-forced
+            pass (empty for soft attention; a monotonic decoder's expected alignments, which its
+            latency loss reads).
     """
 
     loss: Tensor
@@ -135,6 +139,7 @@ class AedLoss:
     ctc_sum: Tensor
     num_utterances: int
     num_tokens: int
+    cross_states: tuple[Any, ...] = ()
 
 
 @final
@@ -146,6 +151,9 @@ class AttentionEncoderDecoder(nn.Module):
 
     Args:
         config: sizes; ``config.vocab_size`` must be set (> 0).  Kept as ``self.config``.
+        cross_attention: builds layer ``index``'s cross-attention instead of soft attention
+            (:class:`~simul.models.aed_decoder.TransformerDecoder`'s argument; the monotonic
+            decoder of :mod:`simul.models.monotonic` passes one) (Default: ``None``).
 
     Examples:
         >>> model = AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=12)).eval()
@@ -156,7 +164,9 @@ class AttentionEncoderDecoder(nn.Module):
         torch.Size([1, 1, 12])
     """
 
-    def __init__(self, config: AedConfig) -> None:
+    def __init__(
+        self, config: AedConfig, *, cross_attention: Callable[[int], nn.Module] | None = None
+    ) -> None:
         super().__init__()
         if config.vocab_size <= 0:
             raise ValueError(
@@ -171,6 +181,7 @@ class AttentionEncoderDecoder(nn.Module):
             pad_id=config.pad_id,
             memory_dim=config.encoder.d_model,
             tie_embeddings=config.tie_embeddings,
+            cross_attention=cross_attention,
         )
         self.ctc_head = (
             CtcHead(
@@ -240,7 +251,8 @@ class AttentionEncoderDecoder(nn.Module):
         targets = torch.where(in_target, targets, config.pad_id)
         start = targets.new_full((targets.shape[0], 1), config.bos_id)
         decoder_in = torch.cat([start, targets[:, :-1]], dim=1)  # (B, U)
-        logits = self.decoder(decoder_in, self.memory(frames, frame_lengths)).float()  # (B, U, V)
+        step = self.decoder.teacher_forced(decoder_in, self.memory(frames, frame_lengths))
+        logits = step.logits.float()  # (B, U, V)
         flat_logits, flat_targets = logits.flatten(0, 1), targets.flatten()
         ce = F.cross_entropy(
             flat_logits, flat_targets, ignore_index=config.pad_id,
@@ -264,5 +276,6 @@ class AttentionEncoderDecoder(nn.Module):
             ctc_sum=ctc.detach(),
             num_utterances=int(targets.shape[0]),
             num_tokens=num_tokens,
+            cross_states=step.cache.cross_states,
         )
 

@@ -11,8 +11,15 @@ One computation, two uses:
 - :meth:`TransformerDecoder.step` runs the next tokens of a batch from a :class:`DecoderCache`
   (state in, state out: each layer's self-attention keys/values of the tokens so far), for
   decoding one token at a time or for re-running a forced prefix in one pass.
-Both go through the same layer code; :meth:`forward` *is* ``step`` from an empty cache, and the
-tests check that token-by-token steps equal it.
+Both go through the same layer code; :meth:`forward` *is* :meth:`~TransformerDecoder.teacher_forced`,
+``step`` from an empty cache without decoding states, and the tests check that token-by-token
+steps equal it.
+
+The cross-attention of each layer is soft multi-head attention unless the decoder is built with
+another one (``cross_attention=``, a :class:`CrossAttention`): monotonic attention
+(:mod:`simul.models.monotonic_attention`) is this decoder with its cross-attention replaced.  A
+cross-attention may keep a per-hypothesis state between decoding steps (where each monotonic head
+stopped), carried in :attr:`DecoderCache.cross_states`; soft attention keeps none.
 
 The encoder side is a :class:`DecoderMemory`: every layer's cross-attention keys and values of the
 encoder frames, projected once per memory.  Projection is frame-wise, so a memory that grows by
@@ -28,14 +35,16 @@ D: ``d_model``; H: heads; Dh: ``D / H``; L: layers; V: vocabulary.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import final
+from typing import Any, Protocol, final
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "CrossAttention",
     "DecoderCache",
     "DecoderConfig",
     "DecoderMemory",
@@ -129,10 +138,14 @@ class DecoderCache:
     Attributes:
         keys: per layer, (B, H, P, Dh) keys of the P positions decoded so far.
         values: per layer, (B, H, P, Dh) their values.
+        cross_states: per layer, the state its cross-attention keeps between steps (``None`` for
+            soft attention; any object with ``reorder(order)`` otherwise); empty: ``None`` for
+            every layer (what :meth:`TransformerDecoder.teacher_forced` starts from).
     """
 
     keys: tuple[Tensor, ...]
     values: tuple[Tensor, ...]
+    cross_states: tuple[Any, ...] = ()
 
     @property
     def num_positions(self) -> int:
@@ -144,6 +157,7 @@ class DecoderCache:
         return DecoderCache(
             keys=tuple(k.index_select(0, order) for k in self.keys),
             values=tuple(v.index_select(0, order) for v in self.values),
+            cross_states=tuple(None if s is None else s.reorder(order) for s in self.cross_states),
         )
 
     def size_bytes(self) -> int:
@@ -166,6 +180,26 @@ class DecoderStep:
     logits: Tensor
     cross_attention: tuple[Tensor, ...]
     cache: DecoderCache
+
+
+class CrossAttention(Protocol):
+    """What a decoder layer attends to the encoder frames with (soft attention: :class:`_Attention`).
+
+    ``project_kv`` makes the layer's part of a :class:`DecoderMemory` from (B, T, D) frames:
+    two (B, H, T, *) tensors, computed frame by frame (so that a memory extends by concatenation
+    along T and reorders along B).  ``initial_state`` is the per-hypothesis state decoding starts
+    from (``None``: none); ``attend`` runs S new positions and returns ``(out (B, S, D), weights
+    (B, H, S, T), state)``, ``state`` being ``None`` in a teacher-forced pass (no decoding state
+    given) or the state after these positions.
+    """
+
+    def project_kv(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
+
+    def initial_state(self, batch_size: int, like: Tensor) -> Any: ...
+
+    def attend(
+        self, x: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, state: Any
+    ) -> tuple[Tensor, Tensor, Any]: ...
 
 
 @final
@@ -208,18 +242,29 @@ class _Attention(nn.Module):
         context = (dropped @ value).transpose(1, 2).flatten(2)  # (B, S, D)
         return self.out_proj(context), weights
 
+    def initial_state(self, batch_size: int, like: Tensor) -> None:
+        """Soft attention keeps no state between steps."""
+        return None
+
+    def attend(
+        self, x: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, state: None
+    ) -> tuple[Tensor, Tensor, None]:
+        """:meth:`forward` as a :class:`CrossAttention` (stateless)."""
+        out, weights = self(x, key, value, mask)
+        return out, weights, None
+
 
 @final
 class _DecoderLayer(nn.Module):
     """Pre-norm block: causal self-attention, cross-attention, feed-forward."""
 
-    def __init__(self, config: DecoderConfig) -> None:
+    def __init__(self, config: DecoderConfig, cross_attn: nn.Module | None = None) -> None:
         super().__init__()
         dim, dropout_p = config.d_model, config.dropout_p
         self.self_norm = nn.LayerNorm(dim)
         self.self_attn = _Attention(dim, config.num_heads, dropout_p)
         self.cross_norm = nn.LayerNorm(dim)
-        self.cross_attn = _Attention(dim, config.num_heads, dropout_p)
+        self.cross_attn = _Attention(dim, config.num_heads, dropout_p) if cross_attn is None else cross_attn
         self.ffn_norm = nn.LayerNorm(dim)
         self.ffn_inner = nn.Linear(dim, config.ffn_dim)
         self.ffn_outer = nn.Linear(config.ffn_dim, dim)
@@ -234,8 +279,9 @@ class _DecoderLayer(nn.Module):
         memory_key: Tensor,
         memory_value: Tensor,
         memory_mask: Tensor | None,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(B, S, D) new positions after P cached ones -> ``(out, key, value, cross_weights)``.
+        cross_state: Any = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Any]:
+        """(B, S, D) new positions after P cached ones -> ``(out, key, value, cross_weights, cross_state)``.
 
         ``key``/``value`` are (B, H, P + S, Dh); ``cross_weights`` (B, H, S, T).
         """
@@ -245,13 +291,13 @@ class _DecoderLayer(nn.Module):
         value = torch.cat([past_value, new_value], dim=2)
         attended, _ = self.self_attn(normed, key, value, self_mask)
         x = x + self.dropout(attended)
-        attended, cross_weights = self.cross_attn(
-            self.cross_norm(x), memory_key, memory_value, memory_mask
+        attended, cross_weights, cross_state = self.cross_attn.attend(
+            self.cross_norm(x), memory_key, memory_value, memory_mask, cross_state
         )
         x = x + self.dropout(attended)
         inner = self.dropout(F.gelu(self.ffn_inner(self.ffn_norm(x))))
         x = x + self.dropout(self.ffn_outer(inner))
-        return x, key, value, cross_weights
+        return x, key, value, cross_weights, cross_state
 
 
 @final
@@ -264,6 +310,8 @@ class TransformerDecoder(nn.Module):
         pad_id: the padding id (its embedding is zero and gets no gradient).
         memory_dim: size of an encoder frame; projected to ``d_model`` when it differs.
         tie_embeddings: share the output projection with the token embedding.
+        cross_attention: builds the cross-attention of layer ``index`` (a :class:`CrossAttention`);
+            ``None``: soft multi-head attention (Default: ``None``).
 
     Examples:
         >>> decoder = TransformerDecoder(DecoderConfig(d_model=16, num_layers=2, num_heads=2,
@@ -282,6 +330,7 @@ class TransformerDecoder(nn.Module):
         pad_id: int,
         memory_dim: int,
         tie_embeddings: bool = True,
+        cross_attention: Callable[[int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         if vocab_size <= 0 or not 0 <= pad_id < vocab_size:
@@ -297,7 +346,12 @@ class TransformerDecoder(nn.Module):
             self.embedding.weight[pad_id].zero_()
         self.memory_proj = nn.Linear(memory_dim, dim) if memory_dim != dim else nn.Identity()
         self.dropout = nn.Dropout(config.dropout_p)
-        self.layers = nn.ModuleList([_DecoderLayer(config) for _ in range(config.num_layers)])
+        self.layers = nn.ModuleList(
+            [
+                _DecoderLayer(config, None if cross_attention is None else cross_attention(index))
+                for index in range(config.num_layers)
+            ]
+        )
         self.final_norm = nn.LayerNorm(dim)
         self.output = nn.Linear(dim, vocab_size, bias=False)
         if tie_embeddings:
@@ -329,11 +383,16 @@ class TransformerDecoder(nn.Module):
         )
 
     def empty_cache(self, batch_size: int, *, like: Tensor | None = None) -> DecoderCache:
-        """The cache of ``batch_size`` hypotheses before their first token."""
+        """The cache of ``batch_size`` hypotheses before their first token (decoding starts here)."""
         weight = self.embedding.weight if like is None else like
         layer = self.layers[0].self_attn
         empty = weight.new_zeros(batch_size, layer.num_heads, 0, layer.head_dim)
-        return DecoderCache(keys=(empty,) * self.num_layers, values=(empty,) * self.num_layers)
+        states = tuple(layer.cross_attn.initial_state(batch_size, weight) for layer in self.layers)
+        return DecoderCache(
+            keys=(empty,) * self.num_layers,
+            values=(empty,) * self.num_layers,
+            cross_states=() if all(s is None for s in states) else states,
+        )
 
     def step(self, tokens: Tensor, memory: DecoderMemory, cache: DecoderCache) -> DecoderStep:
         """Run S new positions (B, S) int64 after the cached ones.
@@ -349,23 +408,36 @@ class TransformerDecoder(nn.Module):
         columns = torch.arange(past + num_new, device=x.device)
         self_mask = columns[None, :] <= rows[:, None]  # (S, P + S)
         memory_mask = None if memory.mask is None else memory.mask[:, None, None, :]  # (B, 1, 1, T)
-        keys, values, weights = [], [], []
+        keys, values, weights, states = [], [], [], []
         for index, layer in enumerate(self.layers):
-            x, key, value, cross = layer(
+            x, key, value, cross, state = layer(
                 x, cache.keys[index], cache.values[index], self_mask,
                 memory.keys[index], memory.values[index], memory_mask,
+                cache.cross_states[index] if cache.cross_states else None,
             )  # fmt: skip
             keys.append(key)
             values.append(value)
             weights.append(cross)
+            states.append(state)
         logits = self.output(self.final_norm(x))  # (B, S, V)
         return DecoderStep(
             logits=logits,
             cross_attention=tuple(weights),
-            cache=DecoderCache(keys=tuple(keys), values=tuple(values)),
+            cache=DecoderCache(
+                keys=tuple(keys),
+                values=tuple(values),
+                cross_states=() if all(s is None for s in states) else tuple(states),
+            ),
         )
 
+    def teacher_forced(self, tokens: Tensor, memory: DecoderMemory) -> DecoderStep:
+        """A whole target batch (B, S) in one pass, for training: ``step`` from an empty cache
+        without decoding states (a monotonic cross-attention then computes its expected alignment
+        and returns it as its state; padding after the ends only affects the padded positions,
+        which the loss ignores)."""
+        empty = self.empty_cache(tokens.shape[0])
+        return self.step(tokens, memory, DecoderCache(keys=empty.keys, values=empty.values))
+
     def forward(self, tokens: Tensor, memory: DecoderMemory) -> Tensor:
-        """Logits (B, S, V) of a whole target batch (B, S) (training; padding after the ends
-        only affects the padded positions, which the loss ignores)."""
-        return self.step(tokens, memory, self.empty_cache(tokens.shape[0])).logits
+        """Logits (B, S, V) of a whole target batch (B, S) (:meth:`teacher_forced`)."""
+        return self.teacher_forced(tokens, memory).logits
