@@ -55,6 +55,9 @@ class Requirements:
     """Decoder layer (0-based; negative counts from the top) whose cross-attention to return."""
     p_choose_threshold: float = 0.5
     """Where a monotonic head stops for a written token: its first step with p_choose >= this."""
+    p_choose_start_layer: int = 0
+    """The first decoder layer (0-based) whose monotonic heads ``p_choose`` covers (EMMA's
+    ``--p-choose-start-layer``); the model checks it against its layers."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.capabilities, frozenset) or not all(
@@ -68,6 +71,9 @@ class Requirements:
                 "`attention_layer` must be given exactly when cross_attention is required, but "
                 f"is {self.attention_layer!r} with capabilities {capability_names(self.capabilities)}."
             )
+        start = self.p_choose_start_layer
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ValueError(f"`p_choose_start_layer` must be an int >= 0, but is {start!r} instead.")
         if not 0.0 < self.p_choose_threshold <= 1.0:
             raise ValueError(
                 f"`p_choose_threshold` must be in (0, 1], but is {self.p_choose_threshold} instead."
@@ -84,7 +90,8 @@ class Signals:
         cross_attention: (C, H, T) float, with ``CROSS_ATTENTION``: the requested layer's
             attention weights of each candidate over the received frames (rows sum to 1).
         p_choose: (C, H, T) float, with ``P_CHOOSE``: each monotonic head's stopping probability
-            at each received step, 0 before the step where it stopped for the previous token.
+            at each received step, 0 before the step where it stopped for the previous token
+            (H: the heads of every layer from ``requirements.p_choose_start_layer``, layer-major).
         emission_frames: (C,), with ``TRANSDUCER``: the encoder frame that emitted each candidate.
     """
 
