@@ -147,6 +147,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--device", default="cpu", help="torch device of the model (default: cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--simuleval",
+        action="store_true",
+        help="also print the `simuleval` command that reproduces this run with simul's agent "
+        "(its inputs and command.sh go to OUTPUT/simuleval; see simul.agents.command)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -288,4 +294,10 @@ def run(args: argparse.Namespace) -> int:
     for name, signature in scores.signatures.items():
         print(f"{name}: {signature}")
     logger.info("wrote %s/instances.log and %s", output, ", ".join(str(p) for p in written))
+    if args.simuleval:
+        from simul.agents.command import write_simuleval_run
+
+        command = write_simuleval_run(args, instances, loaded.model, policy, output, target_lang)
+        print(f"SimulEval command ({output / 'simuleval' / 'command.sh'}):")
+        print(command)
     return 0
