@@ -22,6 +22,15 @@ VOCAB = 12
 EOS = 2
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run small ops: one thread avoids contention (much faster on a busy 2-core box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _model(seed: int = 0, **changes) -> AttentionEncoderDecoder:
     torch.manual_seed(seed)
     return AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=VOCAB, **changes)).eval()

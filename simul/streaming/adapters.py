@@ -26,6 +26,7 @@ from simul.models.transducer import Transducer
 from simul.models.transducer_search import SearchConfig
 from simul.registry import Registry
 from simul.serialize.transforms import JointTarget, SourceText, TargetText, get_target_transform
+from simul.streaming.aed import aed_adapter
 from simul.streaming.model import StreamingModel
 from simul.streaming.plugins import lookup
 from simul.streaming.toy import ToyConfig, ToyModel
@@ -124,6 +125,7 @@ def _transducer_adapter(
 
 BUILTIN_ADAPTERS: Registry[AdapterBuilder] = Registry("model adapter")
 BUILTIN_ADAPTERS.add("transducer", _transducer_adapter)
+BUILTIN_ADAPTERS.add("aed", aed_adapter)
 
 
 def _adapter_problem(loaded: object) -> str | None:

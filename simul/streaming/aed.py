@@ -1,0 +1,252 @@
+"""simul's attention encoder-decoder in the loop: incremental or re-encoding encoder, attention decoder.
+
+The AED (:mod:`simul.models.aed`) is trained offline, but its encoder is simul's shared streaming
+encoder, so there are two ways to turn received audio into the frames the decoder attends to
+(``--set model.encoder_mode=...``):
+
+- ``incremental`` (default for a chunk-limited encoder): ``Encoder.stream`` with its per-layer
+  caches, ``flush`` on the last segment.  A chunk's frames appear once the whole chunk has arrived
+  (``chunk_size_frames`` x 40 ms); the prefix is never re-encoded and the decoder's projected
+  memory grows by the new frames only.  The frames equal the offline encoder's on the same audio.
+- ``reencode`` (the only way for a full-context encoder, ``chunk_size_frames: null``): after every
+  segment that completes an encoder frame, ``Encoder.forward`` on *all* the fbank frames received
+  so far (FBK's agents' ``update_model_encoder``), and the memory is projected again.  Segment k
+  costs an encoding of k segments, so an utterance costs O(n^2) encoder work
+  (``benchmarks/bench_aed_reencode.py`` measures it against ``incremental``).  With a
+  chunk-limited encoder it also sees the frames of the last, incomplete chunk, encoded with the
+  audio received so far; the complete chunks' frames are those of ``incremental``.
+
+Everything after the encoder (forced-prefix search, proposals, signals) is
+:class:`~simul.streaming.attention_decoder.AttentionDecoderStreamingModel`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, final
+
+import torch
+from torch import Tensor
+from typing_extensions import override
+
+from simul.models.aed import AttentionEncoderDecoder
+from simul.models.aed_decoder import DecoderMemory
+from simul.models.aed_search import AedStepDecoder
+from simul.models.encoder import EncoderState
+from simul.models.family import apply_overrides
+from simul.streaming.attention_decoder import (
+    AttentionDecoderStreamingModel,
+    DecodingConfig,
+    SpeechDecoderBackend,
+)
+from simul.streaming.policy import coerce_enum_fields
+
+if TYPE_CHECKING:
+    from simul.models.checkpoint import Checkpoint
+    from simul.streaming.adapters import LoadedModel
+
+__all__ = [
+    "AedBackend",
+    "AedEncoderState",
+    "AedOptions",
+    "EncoderMode",
+    "aed_adapter",
+    "aed_streaming_model",
+]
+
+
+class EncoderMode(enum.Enum):
+    """How received audio becomes encoder frames (see the module doc)."""
+
+    AUTO = "auto"
+    """``incremental`` for a chunk-limited encoder, ``reencode`` for a full-context one."""
+    INCREMENTAL = "incremental"
+    """Chunk by chunk with caches; never re-encodes."""
+    REENCODE = "reencode"
+    """The whole received audio again after every segment."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AedOptions:
+    """The AED adapter's settings (``simul eval --set model.FIELD=VALUE``)."""
+
+    encoder_mode: EncoderMode = EncoderMode.AUTO
+    """``auto``, ``incremental`` or ``reencode``."""
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    """How the decoder proposes (``model.decoding.mode=step``, ``model.decoding.beam_size=5``)."""
+
+    def __post_init__(self) -> None:
+        coerce_enum_fields(self)
+        if not isinstance(self.encoder_mode, EncoderMode):
+            raise ValueError(f"`encoder_mode` must be an EncoderMode, but is {self.encoder_mode!r} instead.")
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class AedEncoderState:
+    """The encoder side of one utterance.
+
+    Attributes:
+        memory: the decoder's view of the encoder frames so far, or ``None`` before the first.
+        stream: ``incremental``: the streaming encoder's caches.
+        features: ``reencode``: every fbank frame received (N, F).
+    """
+
+    memory: DecoderMemory | None = None
+    stream: EncoderState | None = None
+    features: Tensor | None = None
+
+
+@final
+class AedBackend(SpeechDecoderBackend[AedEncoderState]):
+    """The AED's encoder (incremental or re-encoding) and decoder for the loop.
+
+    Args:
+        model: the model, in eval mode, on its device.
+        encoder_mode: ``incremental`` or ``reencode`` (``auto`` is resolved here).
+    """
+
+    def __init__(self, model: AttentionEncoderDecoder, encoder_mode: EncoderMode = EncoderMode.AUTO) -> None:
+        chunked = model.config.encoder.chunk_size_frames is not None
+        if encoder_mode is EncoderMode.AUTO:
+            encoder_mode = EncoderMode.INCREMENTAL if chunked else EncoderMode.REENCODE
+        if encoder_mode is EncoderMode.INCREMENTAL and not chunked:
+            raise ValueError(
+                "`encoder_mode` must be reencode (or auto) for a full-context encoder "
+                "(`chunk_size_frames: null`): it emits no frame before the end of the audio, "
+                "but is incremental instead."
+            )
+        self.model = model
+        self.encoder_mode = encoder_mode
+        self._device = next(model.parameters()).device
+
+    @property
+    @override
+    def num_decoder_layers(self) -> int:
+        return self.model.num_decoder_layers
+
+    @property
+    @override
+    def cache_is_value(self) -> bool:
+        return True
+
+    @override
+    def initial_encoder_state(self) -> AedEncoderState:
+        if self.encoder_mode is EncoderMode.INCREMENTAL:
+            return AedEncoderState(stream=self.model.encoder.init_state(1, device=self._device))
+        num_mel_bins = self.model.config.encoder.num_mel_bins
+        return AedEncoderState(features=torch.zeros(0, num_mel_bins, device=self._device))
+
+    @override
+    def encode(self, state: AedEncoderState, features: Tensor, *, source_finished: bool) -> AedEncoderState:
+        features = features.to(self._device)
+        if self.encoder_mode is EncoderMode.INCREMENTAL:
+            assert state.stream is not None
+            frames, stream = self.model.encoder.stream(features[None], state.stream)  # (1, n, D)
+            if source_finished:
+                last, stream = self.model.encoder.flush(stream)
+                frames = torch.cat([frames, last], dim=1)
+            memory = state.memory
+            if frames.shape[1] > 0:
+                memory = self.model.memory(frames) if memory is None else self.model.extend_memory(memory, frames)
+            return AedEncoderState(memory=memory, stream=stream)
+        assert state.features is not None
+        received = torch.cat([state.features, features], dim=0)  # (N, F)
+        num_frames = received.shape[0] // self.model.encoder.subsampling_factor
+        memory = state.memory
+        if num_frames != self.num_frames(state):
+            frames, _ = self.model.encode(received[None], torch.tensor([received.shape[0]], device=self._device))
+            memory = self.model.memory(frames)
+        return AedEncoderState(memory=memory, features=received)
+
+    @override
+    def num_frames(self, state: AedEncoderState) -> int:
+        return 0 if state.memory is None else state.memory.num_frames
+
+    @override
+    def step_decoder(self, state: AedEncoderState) -> AedStepDecoder:
+        if state.memory is None:
+            raise ValueError("the decoder needs at least one encoder frame, but none was encoded yet.")
+        return AedStepDecoder(self.model, state.memory, with_attention=True)
+
+    @override
+    def describe(self) -> dict[str, Any]:
+        return {
+            "config": dataclasses.asdict(self.model.config),
+            "encoder_mode": self.encoder_mode.value,
+        }
+
+
+def aed_streaming_model(
+    model: AttentionEncoderDecoder,
+    tokenizer: Any,
+    *,
+    fbank: Any,
+    cmvn: Any,
+    options: AedOptions | None = None,
+    stream: str = "st",
+) -> AttentionDecoderStreamingModel:
+    """The AED as a streaming model.
+
+    Args:
+        model: the model (eval mode, on its device).
+        tokenizer: its :class:`~simul.data.tokenizer.Tokenizer` (pieces, EOS).
+        fbank: the :class:`~simul.data.features.fbank.FbankConfig` it was trained on.
+        cmvn: the :class:`~simul.data.features.cmvn.Cmvn` of its features, or ``None``.
+        options: encoder mode and decoding settings.
+        stream: its output stream (``st``; ``asr`` for a speech recognition AED).
+    """
+    options = AedOptions() if options is None else options
+    config = model.config
+    if (tokenizer.eos_id, tokenizer.vocab_size) != (config.eos_id, config.vocab_size):
+        raise ValueError(
+            f"the tokenizer must match the model (EOS {config.eos_id}, {config.vocab_size} "
+            f"tokens), but has EOS {tokenizer.eos_id} and {tokenizer.vocab_size} tokens instead."
+        )
+    return AttentionDecoderStreamingModel(
+        AedBackend(model, options.encoder_mode),
+        tokenizer.id_to_piece,
+        eos_id=config.eos_id,
+        fbank=fbank,
+        cmvn=cmvn,
+        decoding=options.decoding,
+        stream=stream,
+        name="aed",
+    )
+
+
+def aed_adapter(checkpoint: Checkpoint, options: Mapping[str, Any], device: torch.device) -> LoadedModel:
+    """The ``aed`` checkpoint family's adapter (registered in :mod:`simul.streaming.adapters`)."""
+    # Imported here: adapters.py imports this module to register the adapter.
+    from simul.models.checkpoint import build_model
+    from simul.streaming.adapters import LoadedModel, target_streams
+
+    settings = apply_overrides(AedOptions(), options, where="aed options (--set model.*)")
+    model = build_model(checkpoint, device=device)
+    if not isinstance(model, AttentionEncoderDecoder):
+        raise ValueError(
+            f"an aed checkpoint must build an AttentionEncoderDecoder, but built {type(model).__name__}."
+        )
+    data = checkpoint.train_config.get("data", {})
+    target = data.get("target", "st") if isinstance(data, Mapping) else "st"
+    streams, target_lang = target_streams(target)
+    if len(streams) != 1:
+        raise ValueError(
+            f"the aed adapter runs single-stream models (target asr or st:LANG), but this one has "
+            f"target {target!r} with streams {streams}."
+        )
+    streaming = aed_streaming_model(
+        model, checkpoint.tokenizer(), fbank=checkpoint.fbank(), cmvn=checkpoint.cmvn_stats(),
+        options=settings, stream=streams[0],
+    )  # fmt: skip
+    description = {
+        **streaming.describe(),
+        "family": checkpoint.family,
+        "target": target,
+        "step": checkpoint.step,
+        "checkpoint_metrics": dict(checkpoint.metrics),
+    }
+    return LoadedModel(model=streaming, target_lang=target_lang, description=description)

@@ -1,0 +1,372 @@
+"""Any speech encoder-decoder with cross-attention behind the streaming-model protocol.
+
+This is how an *offline* attention model (simul's AED, a fairseq2 S2T Transformer) runs under
+wait-k, EDAtt, AlignAtt and LocalAgreement.  After every source segment:
+
+1. the segment goes through the streaming fbank (with the model's CMVN) and the backend's
+   encoder (:class:`SpeechDecoderBackend`): incrementally with caches, or by re-encoding all the
+   audio received (a full-context encoder has no other way; FBK's agents always do it);
+2. if the encoder produced new frames, the decoder runs again on the grown memory, continuing the
+   written prefix (forced, as fairseq's ``prefix_tokens``), and its proposal is kept in the state:
+   - ``decoding.mode = hypothesis`` (default, FBK's agents): greedy or beam search of the whole
+     continuation to its end of sentence (:func:`simul.models.aed_search.beam_search`); the
+     candidates are that continuation with each token's cross-attention (capabilities
+     ``cross_attention`` and ``hypothesis``: every policy fits);
+   - ``decoding.mode = step``: one teacher-forced pass over the prefix, then the greedy next token
+     only; each written token advances the decoder cache by one step (``cross_attention``; for
+     wait-k, EDAtt and AlignAtt, which then stop decoding as soon as they read, which is cheaper in
+     computation-aware latency).  Needs a backend whose decoder cache is a value.
+3. :meth:`signals` shows the kept proposal (no computation); :meth:`write` takes a prefix of it.
+   When a hypothesis has been written to its end without an end of sentence, the search runs again
+   from the new prefix.
+
+Decoding stops at ``ceil(max_len_a * T) + max_len_b`` tokens for T encoder frames received (the
+end of sentence is then forced), so a model shown little audio cannot write without bound.
+Cross-attention rows are those of the step that predicted each token (fairseq's
+``hypo['attention']``), over the T frames received.
+
+States are values: a state keeps the encoder state, the written ids, the proposal and (step mode)
+the decoder cache; nothing is modified in place, so the loop may branch (whole words).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, final
+
+import torch
+from torch import Tensor
+from typing_extensions import override
+
+from simul.data.features.cmvn import Cmvn
+from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
+from simul.models.aed_search import StepDecoder, StepScores, beam_search, max_target_length
+from simul.streaming.model import StreamingModel
+from simul.streaming.policy import coerce_enum_fields, plain_values
+from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.tokens import Token
+
+__all__ = [
+    "AttentionDecoderState",
+    "AttentionDecoderStreamingModel",
+    "DecodingConfig",
+    "DecodingMode",
+    "Proposal",
+    "SpeechDecoderBackend",
+]
+
+EncoderStateT = TypeVar("EncoderStateT")
+
+
+class DecodingMode(enum.Enum):
+    """What the decoder proposes after each segment (see the module doc)."""
+
+    HYPOTHESIS = "hypothesis"
+    """The whole continuation of the written prefix, to its end of sentence."""
+    STEP = "step"
+    """The greedy next token only, one decoder step per written token."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodingConfig:
+    """How the decoder runs in the loop (``simul eval --set model.FIELD=VALUE``)."""
+
+    mode: DecodingMode = DecodingMode.HYPOTHESIS
+    """``hypothesis`` (whole continuation; every policy) or ``step`` (next token; not LocalAgreement)."""
+    beam_size: int = 1
+    """Beam width of the hypothesis search (1: greedy; FBK's agents use 5); step mode needs 1."""
+    length_penalty: float = 1.0
+    """Exponent of the beam search's length normalisation."""
+    max_len_a: float = 0.5
+    """Length limit: at most ceil(max_len_a * T) + max_len_b tokens on T encoder frames."""
+    max_len_b: int = 10
+    """See ``max_len_a``."""
+
+    def __post_init__(self) -> None:
+        coerce_enum_fields(self)
+        if not isinstance(self.mode, DecodingMode):
+            raise ValueError(f"`mode` must be a DecodingMode, but is {self.mode!r} instead.")
+        if isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int) or self.beam_size < 1:
+            raise ValueError(f"`beam_size` must be an int >= 1, but is {self.beam_size!r} instead.")
+        if self.mode is DecodingMode.STEP and self.beam_size != 1:
+            raise ValueError(
+                f"`beam_size` must be 1 with `mode: step` (it proposes the greedy next token), "
+                f"but is {self.beam_size} instead; use `mode: hypothesis` for beam search."
+            )
+        if self.max_len_a < 0 or self.max_len_b < 1:
+            raise ValueError(
+                f"`max_len_a` must be >= 0 and `max_len_b` >= 1, but are {self.max_len_a} and "
+                f"{self.max_len_b} instead."
+            )
+
+
+class SpeechDecoderBackend(ABC, Generic[EncoderStateT]):
+    """What a model family gives :class:`AttentionDecoderStreamingModel`: its encoder and decoder.
+
+    The encoder state is the backend's own value (caches, or the fbank frames to re-encode); the
+    decoder is a :class:`~simul.models.aed_search.StepDecoder` bound to the frames encoded so far.
+    """
+
+    @property
+    @abstractmethod
+    def num_decoder_layers(self) -> int:
+        """Decoder layers whose cross-attention a policy may ask for."""
+
+    @property
+    @abstractmethod
+    def cache_is_value(self) -> bool:
+        """Whether the step decoder's cache is never modified in place (step mode needs it)."""
+
+    @abstractmethod
+    def initial_encoder_state(self) -> EncoderStateT:
+        """The encoder state of a new utterance."""
+
+    @abstractmethod
+    def encode(self, state: EncoderStateT, features: Tensor, *, source_finished: bool) -> EncoderStateT:
+        """The encoder state after new fbank frames (N, F) (N may be 0)."""
+
+    @abstractmethod
+    def num_frames(self, state: EncoderStateT) -> int:
+        """T, encoder frames the decoder can attend to in ``state``."""
+
+    def memory_changed(self, before: EncoderStateT, after: EncoderStateT) -> bool:
+        """Whether the frames the decoder attends to changed (the proposal is then recomputed).
+
+        The default, a change in their number, fits encoders whose frames never change once
+        emitted; a full-context encoder whose last frames change with new audio overrides it.
+        """
+        return self.num_frames(before) != self.num_frames(after)
+
+    @abstractmethod
+    def step_decoder(self, state: EncoderStateT) -> StepDecoder:
+        """A decoder of one hypothesis bound to the frames of ``state`` (T > 0), with attention."""
+
+    def describe(self) -> dict[str, Any]:
+        """The model and encoder settings, for provenance."""
+        return {"backend": type(self).__name__}
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class Proposal:
+    """What the decoder proposes next, kept in the state until written or replaced.
+
+    Attributes:
+        tokens: the token ids, in order (step mode: one).
+        attention: (C, L, H, T) each token's cross-attention, every layer.
+        cache: step mode: the decoder cache after the written prefix (before ``tokens``).
+    """
+
+    tokens: tuple[int, ...]
+    attention: Tensor
+    cache: Any = None
+
+
+@final
+@dataclass(frozen=True, eq=False)
+class AttentionDecoderState(Generic[EncoderStateT]):
+    """One utterance in the loop (a value: see the module doc).
+
+    Attributes:
+        fbank: the streaming fbank's state.
+        encoder: the backend's encoder state.
+        written: token ids written so far (the forced prefix).
+        proposal: the decoder's proposal on the current frames, or ``None`` before any frame.
+        ended: whether the end of sentence was written.
+    """
+
+    fbank: StreamingFbankState
+    encoder: EncoderStateT
+    written: tuple[int, ...] = ()
+    proposal: Proposal | None = None
+    ended: bool = False
+
+
+@final
+class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
+    """An encoder-decoder with cross-attention as a streaming model (see the module doc).
+
+    Args:
+        backend: the model's encoder and decoder.
+        piece: the text piece of a token id (SentencePiece convention, ``▁`` starts a word).
+        eos_id: the end-of-sentence id.
+        fbank: the features the model was trained on.
+        cmvn: their global normalisation, or ``None``.
+        decoding: how the decoder proposes.
+        stream: the output stream (``st``, or ``asr`` for a speech recognition model).
+        name: the model's name in results files.
+
+    Example:
+        >>> model = AttentionDecoderStreamingModel(backend, tokenizer.id_to_piece, eos_id=2,
+        ...                                        fbank=FbankConfig(), cmvn=None)
+        >>> result = simulate(model, AlignAtt(frames=4), instance)
+    """
+
+    def __init__(
+        self,
+        backend: SpeechDecoderBackend,
+        piece: Callable[[int], str],
+        *,
+        eos_id: int,
+        fbank: FbankConfig,
+        cmvn: Cmvn | None,
+        decoding: DecodingConfig | None = None,
+        stream: str = "st",
+        name: str = "attention_decoder",
+    ) -> None:
+        self.backend = backend
+        self.decoding = DecodingConfig() if decoding is None else decoding
+        if self.decoding.mode is DecodingMode.STEP and not backend.cache_is_value:
+            raise ValueError(
+                f"`decoding.mode` must be hypothesis for {type(backend).__name__}, whose decoder "
+                "cache is modified in place (the loop branches states), but is step instead."
+            )
+        self.fbank_config = fbank
+        self.eos_id = eos_id
+        self.name = name
+        self.stream = stream
+        self._piece = piece
+        self._fbank = StreamingFbank(fbank, cmvn)
+        self._tokens: dict[int, Token] = {}
+
+    def _token(self, token_id: int) -> Token:
+        token = self._tokens.get(token_id)
+        if token is None:
+            token = Token(id=token_id, piece=self._piece(token_id), ends_sentence=token_id == self.eos_id)
+            self._tokens[token_id] = token
+        return token
+
+    # -- proposals ---------------------------------------------------------------------------
+
+    def _limit(self, num_frames: int, written: Sequence[int]) -> int:
+        """New tokens allowed after ``written`` (>= 1: the end of sentence is always allowed)."""
+        limit = max_target_length(
+            num_frames, max_len_a=self.decoding.max_len_a, max_len_b=self.decoding.max_len_b
+        )
+        return max(1, limit - len(written))
+
+    def _propose(self, encoder_state: Any, written: tuple[int, ...]) -> Proposal | None:
+        """The decoder's proposal after ``written`` on the frames of ``encoder_state``."""
+        num_frames = self.backend.num_frames(encoder_state)
+        if num_frames == 0:
+            return None
+        decoder = self.backend.step_decoder(encoder_state)
+        limit = self._limit(num_frames, written)
+        with torch.no_grad():
+            if self.decoding.mode is DecodingMode.HYPOTHESIS:
+                (hypothesis,) = beam_search(
+                    decoder, [written], eos_id=self.eos_id, max_new_tokens=[limit],
+                    beam_size=self.decoding.beam_size, length_penalty=self.decoding.length_penalty,
+                )  # fmt: skip
+                assert hypothesis.cross_attention is not None  # step decoders give attention
+                return Proposal(tokens=hypothesis.tokens, attention=hypothesis.cross_attention)
+            prefix = torch.tensor([list(written)], dtype=torch.long)
+            scores, cache = decoder.start(prefix)
+            return self._next_token(scores, cache, limit)
+
+    def _next_token(self, scores: StepScores, cache: Any, limit: int) -> Proposal:
+        """Step mode: the greedy next token (the end of sentence at the length limit)."""
+        token = self.eos_id if limit <= 1 else int(scores.log_probs[0].argmax())
+        assert scores.cross_attention is not None
+        return Proposal(tokens=(token,), attention=scores.cross_attention, cache=cache)
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    @property
+    @override
+    def capabilities(self) -> frozenset[Capability]:
+        if self.decoding.mode is DecodingMode.HYPOTHESIS:
+            return frozenset({Capability.CROSS_ATTENTION, Capability.HYPOTHESIS})
+        return frozenset({Capability.CROSS_ATTENTION})
+
+    @property
+    @override
+    def sample_rate(self) -> int:
+        return self.fbank_config.sample_rate
+
+    @property
+    @override
+    def output_streams(self) -> tuple[str, ...]:
+        return (self.stream,)
+
+    @override
+    def new_state(self) -> AttentionDecoderState:
+        return AttentionDecoderState(
+            fbank=self._fbank.initial_state(), encoder=self.backend.initial_encoder_state()
+        )
+
+    @override
+    def read(
+        self, state: AttentionDecoderState, samples: Tensor, *, source_finished: bool
+    ) -> AttentionDecoderState:
+        features, fbank_state = self._fbank.step(state.fbank, samples)  # (N, F)
+        with torch.no_grad():
+            encoder_state = self.backend.encode(state.encoder, features, source_finished=source_finished)
+        proposal = state.proposal
+        if not state.ended and (proposal is None or self.backend.memory_changed(state.encoder, encoder_state)):
+            proposal = self._propose(encoder_state, state.written)
+        return dataclasses.replace(state, fbank=fbank_state, encoder=encoder_state, proposal=proposal)
+
+    @override
+    def check_requirements(self, requirements: Requirements) -> None:
+        layer = requirements.attention_layer
+        layers = self.backend.num_decoder_layers
+        if layer is not None and not -layers <= layer < layers:
+            raise ValueError(
+                f"`attention_layer` must be in [{-layers}, {layers}) for this model's {layers} "
+                f"decoder layers, but is {layer} instead."
+            )
+
+    @override
+    def signals(self, state: AttentionDecoderState, requirements: Requirements) -> Signals:
+        proposal = state.proposal
+        num_frames = self.backend.num_frames(state.encoder)
+        if state.ended or proposal is None:
+            return Signals(candidates=(), num_frames=num_frames, cross_attention=torch.zeros(0, 1, num_frames))
+        layer = 0 if requirements.attention_layer is None else requirements.attention_layer
+        return Signals(
+            candidates=tuple(self._token(t) for t in proposal.tokens),
+            num_frames=num_frames,
+            cross_attention=proposal.attention[:, layer],  # (C, H, T)
+        )
+
+    @override
+    def write(self, state: AttentionDecoderState, tokens: Sequence[Token]) -> AttentionDecoderState:
+        proposal = state.proposal
+        ids = tuple(t.id for t in tokens)
+        if not ids or proposal is None or ids != proposal.tokens[: len(ids)]:
+            raise ValueError(
+                "`tokens` must be a non-empty prefix of the model's proposal "
+                f"{[] if proposal is None else [self._piece(t) for t in proposal.tokens]}, "
+                f"but are {[t.piece for t in tokens]} instead."
+            )
+        written = state.written + ids
+        ended = ids[-1] == self.eos_id
+        next_proposal: Proposal | None = None
+        if ended:
+            pass
+        elif self.decoding.mode is DecodingMode.STEP:
+            decoder = self.backend.step_decoder(state.encoder)
+            with torch.no_grad():
+                scores, cache = decoder.step(torch.tensor(ids), proposal.cache)
+            limit = self._limit(self.backend.num_frames(state.encoder), written)
+            next_proposal = self._next_token(scores, cache, limit)
+        elif len(ids) < len(proposal.tokens):
+            next_proposal = Proposal(tokens=proposal.tokens[len(ids) :], attention=proposal.attention[len(ids) :])
+        else:  # the whole hypothesis is written but did not end: search on
+            next_proposal = self._propose(state.encoder, written)
+        return dataclasses.replace(state, written=written, proposal=next_proposal, ended=ended)
+
+    @override
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            **self.backend.describe(),
+            "decoding": plain_values(self.decoding),
+            "fbank": self.fbank_config.to_dict(),
+        }
+
