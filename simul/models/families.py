@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from simul.models.aed_family import AedFamily
 from simul.models.family import ModelFamily
+from simul.models.monotonic_family import MonotonicFamily
 from simul.models.transducer_family import TransducerFamily
 from simul.registry import Registry
 
@@ -16,3 +17,4 @@ __all__ = ["MODEL_FAMILIES"]
 MODEL_FAMILIES: Registry[ModelFamily] = Registry("model family")
 MODEL_FAMILIES.add("transducer", TransducerFamily())
 MODEL_FAMILIES.add("aed", AedFamily())
+MODEL_FAMILIES.add("monotonic", MonotonicFamily())
