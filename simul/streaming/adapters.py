@@ -28,6 +28,7 @@ from simul.registry import Registry
 from simul.serialize.transforms import JointTarget, SourceText, TargetText, get_target_transform
 from simul.streaming.aed import aed_adapter
 from simul.streaming.model import StreamingModel
+from simul.streaming.monotonic import monotonic_adapter
 from simul.streaming.plugins import lookup
 from simul.streaming.toy import ToyConfig, ToyModel
 from simul.streaming.transducer import TransducerStreamingModel
@@ -126,6 +127,7 @@ def _transducer_adapter(
 BUILTIN_ADAPTERS: Registry[AdapterBuilder] = Registry("model adapter")
 BUILTIN_ADAPTERS.add("transducer", _transducer_adapter)
 BUILTIN_ADAPTERS.add("aed", aed_adapter)
+BUILTIN_ADAPTERS.add("monotonic", monotonic_adapter)
 
 
 def _adapter_problem(loaded: object) -> str | None:
