@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from simul import __version__
-from simul.cli import data, eval, score, train
+from simul.cli import data, eval, score, sweep, train
 
-_COMMANDS = (score, data, train, eval)
+_COMMANDS = (score, data, train, eval, sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,130 @@
+"""Gather a sweep's finished runs into one table (TSV and Markdown) and one plot (PNG).
+
+One row per (run, output stream): the curve's label, the policy, the varied parameters' values,
+the segment size, every quality and latency column of the run's ``scores.json`` (``*_CA`` for
+computation-aware latency), its wall time and the ``simul eval`` command that reproduces it; the
+oracle's row has latency only.  Only the runs of the current grid are gathered (a run directory
+left from an older grid is ignored), in grid order; unfinished runs are absent.
+
+The plot draws the quality metric against each latency axis (``latency_axes``), plain and, when
+scored, computation-aware: one line per curve and segment size through its points (labelled by
+their varied values), a single marker for a one-point entry (a transducer's native operating
+point), and the oracle's latency as a dashed vertical line.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from simul.io import atomic_write_bytes, atomic_write_text
+from simul.sweep.config import SweepConfig, expand
+from simul.sweep.runner import ORACLE_DIR, RUNS_DIR, finished_result
+
+__all__ = ["ORACLE_LABEL", "gather", "markdown_table", "plot_curves", "write_outputs"]
+
+#: The label of the oracle's row.
+ORACLE_LABEL = "oracle"
+
+
+def gather(config: SweepConfig) -> pd.DataFrame:
+    """The table of the finished runs of ``config`` (see the module doc); empty if none."""
+    output = Path(config.output_dir)
+    rows: list[dict[str, Any]] = []
+    for spec in expand(config):
+        result = finished_result(output / RUNS_DIR / spec.run_id, spec)
+        if result is None:
+            continue
+        varied = ", ".join(f"{name}={value}" for name, value in spec.varied.items())
+        for stream, scores in result["scores"].items():
+            rows.append({
+                "label": spec.label, "policy": spec.policy, "varied": varied,
+                **{f"param.{name}": value for name, value in spec.varied.items()},
+                "segment_ms": spec.segment_ms, "stream": stream, **scores,
+                "wall_seconds": result["wall_seconds"], "run_id": spec.run_id, "command": result["command"],
+            })  # fmt: skip
+    if config.oracle.enabled:
+        oracle = finished_result(output / ORACLE_DIR)
+        if oracle is not None:
+            for stream, scores in oracle["scores"].items():
+                rows.append({"label": ORACLE_LABEL, "policy": ORACLE_LABEL, "stream": stream, **scores})
+    table = pd.DataFrame(rows)
+    if "segment_ms" in table:
+        table["segment_ms"] = table["segment_ms"].astype("Int64")  # the oracle's is missing
+    return table
+
+
+def _cell(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(table: pd.DataFrame, columns: list[str]) -> str:
+    """A Markdown table of ``columns`` (those present), numbers with 2 decimals."""
+    present = [c for c in columns if c in table.columns]
+    lines = ["| " + " | ".join(present) + " |", "|" + "|".join("---" for _ in present) + "|"]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(_cell(row[c]) for c in present) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(table: pd.DataFrame, config: SweepConfig) -> Figure:
+    """Quality against each latency axis, plain and computation-aware (see the module doc)."""
+    quality = config.quality_metric
+    variants = [""] + (["_CA"] if config.computation_aware else [])
+    axes_names = [(axis, variant) for axis in config.latency_axes for variant in variants]
+    columns = len(variants)
+    rows = math.ceil(len(axes_names) / columns)
+    figure = Figure(figsize=(6.5 * columns, 4.8 * rows), layout="constrained")
+    curves = table[table["label"] != ORACLE_LABEL] if "label" in table else table
+    oracle = table[table["label"] == ORACLE_LABEL] if "label" in table else table.iloc[:0]
+    for index, (axis, variant) in enumerate(axes_names):
+        plot = figure.add_subplot(rows, columns, index + 1)
+        x_name = f"{axis}{variant}"
+        for (label, segment_ms), group in curves.groupby(["label", "segment_ms"], sort=False):
+            if x_name not in group or quality not in group:
+                continue
+            group = group.dropna(subset=[x_name, quality]).sort_values(x_name)
+            if group.empty:
+                continue
+            name = f"{label} ({int(segment_ms)} ms)"
+            if len(group) == 1:
+                plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
+            else:
+                plot.plot(group[x_name], group[quality], marker="o", label=name)
+            for _, point in group.iterrows():
+                if point.get("varied"):
+                    plot.annotate(str(point["varied"]).split("=")[-1], (point[x_name], point[quality]),
+                                  textcoords="offset points", xytext=(3, 3), fontsize=7)  # fmt: skip
+        if axis in oracle and not oracle[axis].isna().all():
+            plot.axvline(float(oracle[axis].iloc[0]), color="gray", linestyle="--", label=f"oracle {axis}")
+        kind = "computation-aware" if variant else "non computation-aware"
+        plot.set_xlabel(f"{x_name} (ms)")
+        plot.set_ylabel(quality)
+        plot.set_title(f"{config.name}: {quality} vs {axis}, {kind}", fontsize=10)
+        plot.grid(alpha=0.3)
+        plot.legend(fontsize=7)
+    return figure
+
+
+def write_outputs(config: SweepConfig, table: pd.DataFrame) -> list[Path]:
+    """Write ``results.tsv``, ``results.md`` and ``curves.png`` into the sweep's directory, atomically."""
+    output = Path(config.output_dir)
+    buffer = io.StringIO()
+    table.to_csv(buffer, sep="\t", index=False, float_format="%.6g")
+    paths = [output / "results.tsv", output / "results.md", output / "curves.png"]
+    atomic_write_text(paths[0], buffer.getvalue())
+    quality_columns = [c for c in ("BLEU", "chrF") if c in table.columns]
+    latency = [f"{m}{v}" for m in config.latency_metrics for v in ("", "_CA")]
+    columns = ["label", "varied", "segment_ms", "stream", *quality_columns, *latency, "wall_seconds"]
+    atomic_write_text(paths[1], markdown_table(table, columns))
+    image = io.BytesIO()
+    plot_curves(table, config).savefig(image, format="png", dpi=110)
+    atomic_write_bytes(paths[2], image.getvalue())
+    return paths

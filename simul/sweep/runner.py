@@ -1,0 +1,277 @@
+"""Run a sweep: every grid point is one ``simul eval``, executed locally or on SLURM, resumably.
+
+A run is exactly the ``simul eval`` command recorded in its ``result.json`` (same parser, same
+code path: :func:`simul.cli.eval.run`), writing ``instances.log``, ``scores.tsv``,
+``scores.json`` (with provenance) into ``OUTPUT/runs/RUN_ID/``.  When it has finished, the run
+writes ``result.json`` (its spec, its command, its corpus scores, its wall time) atomically and
+last: a run directory with a valid ``result.json`` is finished and is never run again; one without
+it is run again, and ``simul eval --resume`` continues it after the instances it had finished.
+So a sweep that is killed and started again loses at most the instances in progress.
+
+Executors (``executor``): ``local``, a process pool of ``workers`` processes (``0``: one run after
+the other in this process), each with ``threads_per_run`` torch threads; ``slurm``, a submitit job
+array (one task per run, ``slurm.*`` resources); ``submitit_local``, the same submitit path on this
+machine.  A failed run does not stop the others; the failures are listed at the end.
+
+The ``oracle`` run scores the oracle delays (:mod:`simul.data.oracle`) of the same instances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import multiprocessing
+import shlex
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from simul.io import atomic_write_text
+from simul.sweep.config import RunSpec, SweepConfig, expand
+
+__all__ = [
+    "ORACLE_DIR",
+    "RESULT_FILE",
+    "RUNS_DIR",
+    "SweepOutcome",
+    "eval_arguments",
+    "execute_run",
+    "finished_result",
+    "run_oracle",
+    "run_sweep",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Written last by a finished run.
+RESULT_FILE = "result.json"
+#: Where the runs' directories go, inside the sweep's output directory.
+RUNS_DIR = "runs"
+#: The oracle's directory, inside the sweep's output directory.
+ORACLE_DIR = "oracle"
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What :func:`run_sweep` did.
+
+    Attributes:
+        executed: run ids run (or resumed) by this call and finished.
+        reused: run ids already finished before this call.
+        skipped: run ids of optional entries whose checkpoint does not exist.
+        failed: run id -> error message, for runs that raised.
+    """
+
+    executed: tuple[str, ...]
+    reused: tuple[str, ...]
+    skipped: tuple[str, ...]
+    failed: dict[str, str]
+
+
+def _dotted(values: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    """``{"a": {"b": 1}}`` -> ``("a.b", 1)`` (lists and scalars are leaves)."""
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _dotted(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def eval_arguments(spec: RunSpec, run_dir: Path) -> list[str]:
+    """The ``simul eval`` arguments of a run (after ``simul eval``)."""
+    data, model, scoring = spec.data, spec.model, spec.scoring
+    argv = [str(data["dir"]), "--policy", spec.policy, "--segment-ms", str(spec.segment_ms)]
+    argv += ["--split", str(data["split"]), "--src-lang", str(data["src_lang"])]
+    if data.get("format"):
+        argv += ["--format", str(data["format"])]
+    if data.get("tgt_lang"):
+        argv += ["--tgt-lang", str(data["tgt_lang"])]
+    if data.get("max_instances") is not None:
+        argv += ["--max-instances", str(data["max_instances"])]
+    argv += ["--model", "toy"] if model["toy"] else ["--checkpoint", str(model["checkpoint"])]
+    parameters = {k: v for k, v in spec.parameters.items() if k != "segment_ms"}
+    for name, value in _dotted(parameters):
+        argv += ["--set", f"policy.{name}={json.dumps(value)}"]
+    for name, value in _dotted(model.get("options") or {}):
+        argv += ["--set", f"model.{name}={json.dumps(value)}"]
+    argv += ["--clock", str(scoring["clock"]), "--latency-metrics", *scoring["latency_metrics"]]
+    if scoring["computation_aware"]:
+        argv.append("--computation-aware")
+    argv += ["--device", spec.device, "--output", str(run_dir), "--resume", "--no-progress"]
+    return argv
+
+
+def _run_dir(output_dir: Path, spec: RunSpec) -> Path:
+    return Path(output_dir) / RUNS_DIR / spec.run_id
+
+
+def finished_result(run_dir: Path, spec: RunSpec | None = None) -> dict[str, Any] | None:
+    """The ``result.json`` of a finished run (of ``spec``, when given), or ``None``."""
+    path = Path(run_dir) / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None  # written atomically, so this is not ours: run again
+    if spec is not None and result.get("spec", {}).get("run_id") != spec.run_id:
+        return None
+    return result
+
+
+def execute_run(spec: RunSpec, output_dir: str) -> dict[str, Any]:
+    """Run one grid point as ``simul eval`` and write its ``result.json`` (picklable: workers call it)."""
+    from simul.cli import eval as eval_cli  # the CLI module imports the policies and readers
+
+    torch.set_num_threads(spec.threads)
+    run_dir = _run_dir(Path(output_dir), spec)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    argv = eval_arguments(spec, run_dir)
+    parser = argparse.ArgumentParser(prog="simul")
+    eval_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval", *argv])
+    start = time.perf_counter()
+    with open(run_dir / "eval.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        eval_cli.run(args)
+    scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
+    result = {
+        "spec": spec.to_dict(),
+        "command": "simul eval " + shlex.join(argv),
+        "scores": scores["corpus"],
+        "wall_seconds": time.perf_counter() - start,
+    }
+    atomic_write_text(run_dir / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+def run_oracle(config: SweepConfig) -> dict[str, Any]:
+    """Score the oracle delays of the sweep's instances; write ``OUTPUT/oracle/`` (once)."""
+    from simul.data.oracle import oracle_outputs
+    from simul.data.readers.mustc import read_mustc
+    from simul.eval.log_io import write_instances_log
+    from simul.eval.report import write_scores
+    from simul.eval.scoring import ScoringConfig, score
+
+    directory = Path(config.output_dir) / ORACLE_DIR
+    data, lang = config.data, config.oracle.lang
+    identity = {"data": OmegaConf.to_container(OmegaConf.structured(data)), "lang": lang,
+                "latency_metrics": list(config.latency_metrics)}  # fmt: skip
+    done = finished_result(directory)
+    if done is not None and done.get("identity") == identity:
+        return done
+    instances = read_mustc(Path(data.dir), data.split, src_lang=data.src_lang, tgt_langs=[lang])
+    if data.max_instances is not None:
+        instances = instances[: data.max_instances]
+    if not instances:
+        raise ValueError(f"the oracle found no instance in split {data.split!r} of {data.dir}.")
+    records = oracle_outputs(instances, lang)
+    scores = score(records, ScoringConfig(latency_metrics=tuple(config.latency_metrics), quality_metrics=()))
+    write_instances_log(directory, records)
+    write_scores(directory, scores, corpus=data.dir, split=data.split, lang=lang, num_instances=len(records))
+    corpus = {s: row for s, row in scores.corpus.to_dict(orient="index").items()}
+    result = {"identity": identity, "scores": corpus}
+    atomic_write_text(directory / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+def _run_local(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) -> dict[str, str]:
+    failures: dict[str, str] = {}
+    output = str(config.output_dir)
+    progress = tqdm(total=len(specs), desc="sweep", unit="run")
+    if config.workers == 0:
+        for spec in specs:
+            try:
+                run(spec, output)
+            except (ValueError, FileNotFoundError, RuntimeError) as error:
+                failures[spec.run_id] = f"{type(error).__name__}: {error}"
+            progress.update()
+        progress.close()
+        return failures
+    context = multiprocessing.get_context("spawn")  # no fork of a process with torch threads
+    with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+        futures = {pool.submit(run, spec, output): spec for spec in specs}
+        for future in as_completed(futures):
+            error = future.exception()
+            if error is not None:
+                failures[futures[future].run_id] = f"{type(error).__name__}: {error}"
+            progress.update()
+    progress.close()
+    return failures
+
+
+def _run_submitit(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) -> dict[str, str]:
+    import submitit
+
+    cluster = "slurm" if config.executor == "slurm" else "local"
+    executor = submitit.AutoExecutor(folder=Path(config.output_dir) / "submitit", cluster=cluster)
+    slurm = config.slurm
+    parameters: dict[str, Any] = {
+        "timeout_min": slurm.timeout_min, "cpus_per_task": slurm.cpus_per_task,
+        "gpus_per_node": slurm.gpus_per_node, "mem_gb": slurm.mem_gb, "name": config.name,
+    }  # fmt: skip
+    if cluster == "slurm":
+        parameters.update(
+            slurm_array_parallelism=slurm.array_parallelism,
+            slurm_additional_parameters=dict(slurm.additional_parameters),
+        )
+        if slurm.partition is not None:
+            parameters["slurm_partition"] = slurm.partition
+    executor.update_parameters(**parameters)
+    jobs = executor.map_array(run, list(specs), [str(config.output_dir)] * len(specs))
+    failures: dict[str, str] = {}
+    for spec, job in tqdm(list(zip(specs, jobs, strict=True)), desc="sweep", unit="run"):
+        try:
+            job.result()
+        except Exception as error:  # submitit re-raises the job's error, or a scheduler failure
+            failures[spec.run_id] = f"{type(error).__name__}: {str(error).splitlines()[-1] if str(error) else ''}"
+    return failures
+
+
+def run_sweep(config: SweepConfig, *, run: Callable[[RunSpec, str], Any] = execute_run) -> SweepOutcome:
+    """Run every unfinished grid point of ``config`` (see the module doc).
+
+    Args:
+        config: the sweep.
+        run: what runs one point (default :func:`execute_run`; tests pass a wrapper).
+
+    Returns:
+        What was run, reused, skipped and what failed.
+    """
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / "sweep.yaml", OmegaConf.to_yaml(OmegaConf.structured(config)))
+    todo, reused, skipped = [], [], []
+    for spec in expand(config):
+        checkpoint = spec.model.get("checkpoint")
+        if spec.model.get("optional") and checkpoint is not None and not Path(checkpoint).is_file():
+            skipped.append(spec.run_id)
+        elif finished_result(_run_dir(output, spec), spec) is not None:
+            reused.append(spec.run_id)
+        else:
+            todo.append(spec)
+    logger.info(
+        "sweep %s: %d runs to do, %d finished before, %d skipped (optional, no checkpoint)",
+        config.name, len(todo), len(reused), len(skipped),
+    )  # fmt: skip
+    failures: dict[str, str] = {}
+    if todo:
+        if config.executor == "local":
+            failures = _run_local(todo, config, run)
+        else:
+            failures = _run_submitit(todo, config, run)
+    for run_id, message in failures.items():
+        logger.error("run %s failed: %s", run_id, message)
+    if config.oracle.enabled:
+        run_oracle(config)
+    executed = tuple(s.run_id for s in todo if s.run_id not in failures)
+    return SweepOutcome(executed=executed, reused=tuple(reused), skipped=tuple(skipped), failed=failures)

@@ -1,0 +1,204 @@
+"""Sweeps on the toy model: grid expansion, runs as simul eval, resume after an interrupt, gathering."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from simul.cli import sweep as sweep_cli
+from simul.data.corpus_writer import write_instances
+from simul.data.instance import Instance, WordSpan
+from simul.sweep import expand, gather, load_sweep_config, run_sweep, write_outputs
+from simul.sweep.config import DataSection, GridEntry, ModelSection, SweepConfig
+from simul.sweep.runner import RESULT_FILE, RUNS_DIR, eval_arguments, execute_run
+
+SR = 16_000
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """A MuST-C split of three noise utterances whose references are the toy model's output,
+    with gold word times and alignments (for the oracle)."""
+    root = tmp_path_factory.mktemp("corpus")
+    split_dir = root / "test"
+    (split_dir / "wav").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    instances = []
+    for index, seconds in enumerate((1.3, 2.0, 0.7)):
+        path = split_dir / "wav" / f"talk{index}.wav"
+        num_samples = int(seconds * SR)
+        soundfile.write(path, (0.1 * rng.standard_normal(num_samples)).astype(np.float32), SR, subtype="PCM_16")
+        num_words = int(seconds * 1000) // 280  # the toy writes one word per 280 ms
+        words = tuple(WordSpan(f"s{j}", j * 280 * 16, (j + 1) * 280 * 16) for j in range(num_words))
+        instances.append(Instance(
+            id=f"talk{index}_0", audio_path=path, offset_samples=0, num_samples=num_samples, sample_rate=SR,
+            source_text=" ".join(w.word for w in words), target_texts={"de": " ".join(f"w{j}-1" for j in range(num_words))},
+            speaker_id="spk", source_words=words, alignments={"de": tuple((j, j) for j in range(num_words))},
+        ))  # fmt: skip
+    write_instances(split_dir, "test", instances, ("de",))
+    return root
+
+
+def _write_config(path: Path, corpus: Path, output: Path, **extra) -> Path:
+    config = {
+        "name": "toy", "output_dir": str(output), "workers": 0, "computation_aware": True,
+        "data": {"dir": str(corpus), "split": "test", "tgt_lang": "de"},
+        "model": {"toy": True},
+        "oracle": {"enabled": True, "lang": "de"},
+        "grid": [
+            {"label": "wait-k", "policy": "waitk", "segment_ms": [320], "vary": {"k": [1, 3]}},
+            {"label": "AlignAtt", "policy": "alignatt", "segment_ms": [280, 560], "vary": {"frames": [2]},
+             "fixed": {"attention": {"layer": 2}}},
+        ],
+        **extra,
+    }  # fmt: skip
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+def test_a_grid_expands_to_the_product_of_segments_and_values():
+    config = SweepConfig(
+        output_dir="out", data=DataSection(dir="d"), model=ModelSection(toy=True),
+        grid=[
+            GridEntry(label="a", policy="edatt", segment_ms=[320, 800],
+                      vary={"alpha": [0.1, 0.2, 0.4], "attention.layer": [2, 3]},
+                      fixed={"frames": 2, "attention": {"normalization": "l2"}}),
+            GridEntry(label="b", policy="waitk"),
+        ],
+    )  # fmt: skip
+    runs = expand(config)
+    assert len(runs) == 2 * 3 * 2 + 1
+    first = runs[0]
+    assert first.parameters == {"alpha": 0.1, "frames": 2, "attention": {"normalization": "l2", "layer": 2},
+                                "segment_ms": 320}  # fmt: skip
+    assert first.varied == {"alpha": 0.1, "attention.layer": 2}
+    assert [r.segment_ms for r in runs[:6]] == [320] * 6 and runs[-1].parameters == {"segment_ms": 320}
+    assert len({r.run_id for r in runs}) == len(runs)
+    assert first.run_id.startswith("a-alpha0.1-layer2-320ms-")
+    assert expand(config)[0].run_id == first.run_id  # stable: resuming finds the same directories
+    argv = eval_arguments(first, Path("o"))
+    assert "policy.attention.normalization=\"l2\"" in argv and "policy.alpha=0.1" in argv
+    assert argv[argv.index("--segment-ms") + 1] == "320" and "--model" in argv and "--resume" in argv
+
+
+def test_bad_configs_name_the_problem(tmp_path, corpus):
+    path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out")
+    with pytest.raises(ValueError, match="colour"):
+        load_sweep_config(path, ["colour=red"])
+    with pytest.raises(ValueError, match="executor"):
+        load_sweep_config(path, ["executor=cloud"])
+    with pytest.raises(FileNotFoundError):
+        load_sweep_config(tmp_path / "missing.yaml")
+    with pytest.raises(ValueError, match="grid"):
+        SweepConfig(output_dir="o", data=DataSection(dir="d"), model=ModelSection(toy=True))
+    with pytest.raises(ValueError, match="unique"):
+        SweepConfig(output_dir="o", model=ModelSection(toy=True),
+                    grid=[GridEntry(label="x", policy="waitk"), GridEntry(label="x", policy="edatt")])  # fmt: skip
+    with pytest.raises(ValueError, match="exactly one"):
+        SweepConfig(output_dir="o", grid=[GridEntry(label="x", policy="waitk")])
+
+
+class _CountingRun:
+    """execute_run, counting calls, optionally interrupted (Ctrl-C) before the n-th run."""
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        self.interrupt_at = interrupt_at
+        self.calls: list[str] = []
+
+    def __call__(self, spec, output_dir):
+        if self.interrupt_at is not None and len(self.calls) + 1 == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.calls.append(spec.run_id)
+        return execute_run(spec, output_dir)
+
+
+def _plain_columns(table: pd.DataFrame) -> pd.DataFrame:
+    keep = ["label", "varied", "segment_ms", "stream", "BLEU", "chrF", "LAAL", "AL", "AP", "DAL", "ATD"]
+    return table[keep].reset_index(drop=True)
+
+
+def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, corpus):
+    config = load_sweep_config(_write_config(tmp_path / "s.yaml", corpus, tmp_path / "out"))
+    runs = expand(config)
+    assert len(runs) == 4
+    interrupted = _CountingRun(interrupt_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(config, run=interrupted)
+    assert len(interrupted.calls) == 2
+    finished = sorted(p.parent.name for p in (tmp_path / "out" / RUNS_DIR).glob(f"*/{RESULT_FILE}"))
+    assert finished == sorted(interrupted.calls)
+    resumed = _CountingRun()
+    outcome = run_sweep(config, run=resumed)
+    assert sorted(outcome.reused) == sorted(interrupted.calls)
+    assert sorted(resumed.calls) == sorted(r.run_id for r in runs if r.run_id not in interrupted.calls)
+    assert outcome.failed == {} and outcome.skipped == ()
+    again = _CountingRun()
+    assert run_sweep(config, run=again).executed == () and again.calls == []
+
+    table = gather(config)
+    assert list(table["label"]) == ["wait-k", "wait-k", "AlignAtt", "AlignAtt", "oracle"]
+    assert table.loc[table["label"] != "oracle", "BLEU"].tolist() == pytest.approx([100.0] * 4)
+    assert {"LAAL_CA", "AL_CA", "command", "run_id"} <= set(table.columns)
+    waitk = table[table["label"] == "wait-k"].set_index("param.k")
+    assert waitk.loc[3, "AL"] > waitk.loc[1, "AL"]  # waiting longer costs latency
+    oracle = table[table["label"] == "oracle"].iloc[0]
+    assert oracle["AL"] <= table.loc[table["label"] != "oracle", "AL"].min()
+    # the command of a run reproduces it
+    result = json.loads((tmp_path / "out" / RUNS_DIR / runs[0].run_id / RESULT_FILE).read_text())
+    assert result["command"].startswith("simul eval ") and "--policy waitk" in result["command"]
+
+    fresh = load_sweep_config(_write_config(tmp_path / "t.yaml", corpus, tmp_path / "fresh"))
+    run_sweep(fresh)
+    pd.testing.assert_frame_equal(_plain_columns(gather(fresh)), _plain_columns(table))
+
+    paths = write_outputs(config, table)
+    assert [p.name for p in paths] == ["results.tsv", "results.md", "curves.png"]
+    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| wait-k | k=1 | 320 | st |" in paths[1].read_text()
+    assert len(pd.read_csv(paths[0], sep="\t")) == 5
+
+
+def test_a_run_without_its_result_file_is_run_again(tmp_path, corpus):
+    config = load_sweep_config(_write_config(tmp_path / "s.yaml", corpus, tmp_path / "out"), ["oracle.enabled=false"])
+    run_sweep(config)
+    first = expand(config)[0]
+    (tmp_path / "out" / RUNS_DIR / first.run_id / RESULT_FILE).unlink()  # killed before it finished
+    again = _CountingRun()
+    assert run_sweep(config, run=again).executed == (first.run_id,) and again.calls == [first.run_id]
+
+
+def test_failed_and_optional_entries_do_not_stop_the_others(tmp_path, corpus):
+    path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", oracle={"enabled": False}, grid=[
+        {"label": "ok", "policy": "waitk", "vary": {"k": [2]}},
+        {"label": "broken", "policy": "waitk", "vary": {"k": [0]}},
+        {"label": "later", "policy": "transducer", "model": {"checkpoint": str(tmp_path / "tt.pt"), "optional": True}},
+    ])  # fmt: skip
+    config = load_sweep_config(path)
+    outcome = run_sweep(config)
+    assert len(outcome.executed) == 1 and len(outcome.skipped) == 1
+    (message,) = outcome.failed.values()
+    assert "`k` must be an int >= 1" in message
+    assert list(gather(config)["label"]) == ["ok"]
+
+
+def test_the_command_runs_gathers_and_can_use_submitits_local_executor(tmp_path, corpus, capsys):
+    path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", executor="submitit_local", grid=[
+        {"label": "wait-k", "policy": "waitk", "vary": {"k": [2]}},
+    ])  # fmt: skip
+    parser = argparse.ArgumentParser(prog="simul")
+    sweep_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sweep", str(path), "data.max_instances=2"])
+    assert args.run(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("| label | varied |") and "| wait-k | k=2 |" in printed
+    assert (tmp_path / "out" / "submitit").is_dir() and (tmp_path / "out" / "curves.png").is_file()
+    table = pd.read_csv(tmp_path / "out" / "results.tsv", sep="\t")
+    assert list(table["label"]) == ["wait-k", "oracle"]
+    gather_only = parser.parse_args(["sweep", str(path), "data.max_instances=2", "--gather-only"])
+    assert gather_only.run(gather_only) == 0
