@@ -94,7 +94,9 @@ def test_case_and_punctuation() -> None:
 
 
 def test_character_units_keep_the_spaces_of_each_segment() -> None:
-    texts, split = resegment_text("das ist gutichbin da", ["das ist gut", "ich bin da"], unit="char")
+    texts, split = resegment_text(
+        "das ist gutichbin da", ["das ist gut", "ich bin da"], unit="char"
+    )
     assert texts == ["das ist gut", "ichbin da"]
     assert split.boundaries == (0, 9, 17) and split.errors == 0
     assert split_units("ab c", "char") == ["a", "b", "c"]
@@ -122,7 +124,9 @@ def test_split_is_a_least_cost_split(hypothesis: list[str], references: list[lis
     best = min(
         sum(
             _levenshtein(hypothesis[start:end], reference)
-            for start, end, reference in zip((0, *cuts), (*cuts, len(hypothesis)), references, strict=True)
+            for start, end, reference in zip(
+                (0, *cuts), (*cuts, len(hypothesis)), references, strict=True
+            )
         )
         for cuts in itertools.combinations_with_replacement(
             range(len(hypothesis) + 1), len(references) - 1
@@ -154,8 +158,9 @@ def test_concatenated_references_come_back(references: list[list[str]]) -> None:
 @settings(max_examples=150, deadline=None)
 @given(
     hypothesis=st.lists(st.sampled_from("abcde"), min_size=1, max_size=12),
-    references=st.lists(st.lists(st.sampled_from("abcde"), max_size=5), min_size=1, max_size=5)
-    .filter(lambda refs: bool(refs[0]) and bool(refs[-1])),
+    references=st.lists(
+        st.lists(st.sampled_from("abcde"), max_size=5), min_size=1, max_size=5
+    ).filter(lambda refs: bool(refs[0]) and bool(refs[-1])),
 )
 def test_same_split_as_mweralign(hypothesis: list[str], references: list[list[str]]) -> None:
     mweralign = pytest.importorskip("mweralign")
@@ -163,7 +168,9 @@ def test_same_split_as_mweralign(hypothesis: list[str], references: list[list[st
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            aligned = mweralign.align_texts("\n".join(map(" ".join, references)), " ".join(hypothesis))
+            aligned = mweralign.align_texts(
+                "\n".join(map(" ".join, references)), " ".join(hypothesis)
+            )
     finally:
         os.dup2(stderr, 2)
         os.close(stderr)

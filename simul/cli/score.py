@@ -1,16 +1,25 @@
-"""``simul score``: score an ``instances.log`` (SimulEval's or simul's), every output stream."""
+"""``simul score``: score an ``instances.log`` (SimulEval's or simul's), every output stream.
+
+With ``--stream-laal`` each log line is a whole talk: its output is re-segmented into the
+reference segments of ``--segments-yaml`` and ``--references`` and scored with StreamLAAL
+(``simul.eval.stream_latency``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 from simul.eval.latency import LATENCY_METRICS
-from simul.eval.log_io import find_log, read_instances_log
+from simul.eval.log_io import find_log, read_instances_log, write_instances_log
 from simul.eval.quality import QUALITY_METRICS, TextNormalization
+from simul.eval.records import stream_names
 from simul.eval.report import format_scores, write_scores
 from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig, score
+from simul.eval.stream_latency import score_stream_laal
+from simul.eval.talk_references import read_talk_references
 from simul.provenance import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -33,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="directory for the score files (default: LOG_DIR/simul-scores, never SimulEval's own scores.tsv)",
     )
     parser.add_argument(
-        "--latency-metrics", nargs="+", default=list(DEFAULT_LATENCY_METRICS), choices=LATENCY_METRICS,
+        "--latency-metrics", nargs="+", default=None, choices=LATENCY_METRICS,
         metavar="METRIC",
         help=f"latency metrics, in column order; any of {' '.join(LATENCY_METRICS)} "
         f"(default: {' '.join(DEFAULT_LATENCY_METRICS)}, as SimulEval)",
@@ -64,14 +73,51 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER")
     parser.add_argument("--remove-punctuation", action="store_true",
                         help="remove punctuation (Unicode category P) before WER/CER")
+    stream = parser.add_argument_group(
+        "StreamLAAL (unsegmented talks)",
+        "each log line is a whole talk; its output is re-segmented into the reference segments "
+        "(mWERSegmenter's algorithm) and scored with StreamLAAL (LAAL per segment, delays re-based "
+        "to the segment), StreamLAAL_CA with --computation-aware, and quality per stream",
+    )
+    stream.add_argument("--stream-laal", action="store_true",
+                        help="score talk-level output with StreamLAAL (needs --segments-yaml and --references)")
+    stream.add_argument("--segments-yaml", type=Path, default=None,
+                        help="MuST-C segment list txt/SPLIT.yaml: wav, offset, duration of every reference segment")
+    stream.add_argument("--references", nargs="+", default=None, metavar="[STREAM=]FILE",
+                        help="one reference per segment, in YAML order, for each stream to score "
+                        "(e.g. st=txt/tst-COMMON.de asr=txt/tst-COMMON.en); a bare FILE names the "
+                        "log's only stream")
+    stream.add_argument("--resegment-ignore-case", action="store_true",
+                        help="align case-insensitively (mwerSegmenter's default; FBK's StreamLAAL "
+                        "aligns case-sensitively, -usecase 1, which is ours)")
+    stream.add_argument("--resegment-exact-minimum", action="store_true",
+                        help="take the exact minimum edit distance split, not mwerSegmenter's "
+                        "(which charges extra for a segment after the first that starts at the talk's first unit)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     log_path = find_log(args.log)
+    if args.stream_laal:
+        return _run_stream_laal(args, log_path)
+    for flag, value in (("--segments-yaml", args.segments_yaml), ("--references", args.references)):
+        if value is not None:
+            raise ValueError(f"{flag} is for talk-level output: add --stream-laal.")
     instances = read_instances_log(log_path, source_type=args.source_type)
-    config = ScoringConfig(
-        latency_metrics=tuple(args.latency_metrics),
+    config = _scoring_config(args, tuple(args.latency_metrics or DEFAULT_LATENCY_METRICS))
+    scores = score(instances, config)
+    output = args.output if args.output is not None else log_path.parent / "simul-scores"
+    written = write_scores(output, scores, log=str(log_path), log_sha256=file_sha256(log_path))
+    print(format_scores(scores))
+    for name, signature in scores.signatures.items():
+        print(f"{name}: {signature}")
+    logger.info("wrote %s", ", ".join(str(path) for path in written))
+    return 0
+
+
+def _scoring_config(args: argparse.Namespace, latency_metrics: tuple[str, ...]) -> ScoringConfig:
+    return ScoringConfig(
+        latency_metrics=latency_metrics,
         quality_metrics=None if args.quality_metrics is None else tuple(args.quality_metrics),
         computation_aware=args.computation_aware,
         use_ref_len=not args.no_use_ref_len,
@@ -80,11 +126,73 @@ def run(args: argparse.Namespace) -> int:
         bleu_tokenizer=args.bleu_tokenizer,
         normalization=TextNormalization(lowercase=args.lowercase, remove_punctuation=args.remove_punctuation),
     )
-    scores = score(instances, config)
-    output = args.output if args.output is not None else log_path.parent / "simul-scores"
-    written = write_scores(output, scores, log=str(log_path), log_sha256=file_sha256(log_path))
-    print(format_scores(scores))
-    for name, signature in scores.signatures.items():
+
+
+_STREAM_PREFIX = re.compile(r"(?P<stream>[A-Za-z0-9_-]+)=(?P<path>.+)")
+
+
+def reference_files(values: list[str], log_streams: list[str]) -> dict[str, Path]:
+    """``--references`` as {stream: path}: ``STREAM=FILE``, or a bare FILE for a one-stream log."""
+    files: dict[str, Path] = {}
+    for value in values:
+        match = _STREAM_PREFIX.fullmatch(value)
+        if match is not None:
+            stream, path = match["stream"], match["path"]
+        elif len(log_streams) == 1:
+            stream, path = log_streams[0], value
+        else:
+            raise ValueError(
+                f"--references {value} must say its stream as STREAM=FILE, as the log has "
+                f"several ({', '.join(log_streams)})."
+            )
+        if stream in files:
+            raise ValueError(f"--references gives stream {stream} twice.")
+        files[stream] = Path(path)
+    return files
+
+
+def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
+    if args.segments_yaml is None or not args.references:
+        raise ValueError("--stream-laal needs --segments-yaml and --references.")
+    if args.latency_metrics is not None:
+        raise ValueError("--stream-laal scores LAAL only (StreamLAAL); drop --latency-metrics.")
+    talks = read_instances_log(log_path, source_type=args.source_type)
+    log_streams = stream_names(talks)
+    files = reference_files(args.references, log_streams)
+    unknown = sorted(set(files) - set(log_streams))
+    if unknown:
+        raise ValueError(
+            f"--references names streams {unknown} that the log does not have ({', '.join(log_streams)})."
+        )
+    for stream in sorted(set(log_streams) - set(files)):
+        logger.warning("stream %s has no --references: it is not scored", stream)
+    config = _scoring_config(args, ("LAAL",))
+    result = score_stream_laal(
+        talks,
+        read_talk_references(args.segments_yaml, files),
+        config,
+        case_sensitive=not args.resegment_ignore_case,
+        mwersegmenter_first_row=not args.resegment_exact_minimum,
+        progress=True,
+    )
+    output = args.output if args.output is not None else log_path.parent / "simul-stream-scores"
+    resegmented = write_instances_log(output / "resegmented", result.segments)
+    inputs = {
+        "log": str(log_path),
+        "log_sha256": file_sha256(log_path),
+        "segments_yaml": str(args.segments_yaml),
+        "segments_yaml_sha256": file_sha256(args.segments_yaml),
+        "references": {stream: str(path) for stream, path in files.items()},
+        "references_sha256": {stream: file_sha256(path) for stream, path in files.items()},
+        "resegmentation": {
+            "algorithm": "mWERSegmenter (Matusov et al. 2005), simul.eval.resegment",
+            "case_sensitive": not args.resegment_ignore_case,
+            "mwersegmenter_first_row": not args.resegment_exact_minimum,
+        },
+    }
+    written = write_scores(output, result.scores, **inputs)
+    print(format_scores(result.scores))
+    for name, signature in result.scores.signatures.items():
         print(f"{name}: {signature}")
-    logger.info("wrote %s", ", ".join(str(path) for path in written))
+    logger.info("wrote %s and %s", ", ".join(str(path) for path in written), resegmented)
     return 0

@@ -21,7 +21,7 @@ Q_{k-1} (the previous segment's end), so the whole table is one Levenshtein over
 concatenated references, swept column by column.  Each column is a vector over the hypothesis
 positions, computed with numpy: substitutions and deletions come from the previous column
 in one vector operation, and the insertions (a running dependency down the column,
-``D(i) = min(a(i), D(i - 1) + 1)``) are ``i + cummin_{j <= i}(a(j) - j)``.  Along with the costs, each
+``D(i) = min(a(i), D(i - 1) + 1)``) are ``i + cummin_{j <= i}(a(j) - j)``.  With the costs, each
 cell carries the hypothesis position where its segment started, so the boundaries need only the
 K start vectors, not the whole table.  Time O(I * (N + K)) with N = sum_k L_k; memory
 O(I * K) (4 bytes per entry: about 5 MB for a TED talk of 4,000 words and 300 segments).
@@ -93,9 +93,10 @@ class Resegmentation:
     boundaries: tuple[int, ...]
     """(K + 1,) non-decreasing hypothesis positions, from 0 to the hypothesis length."""
     errors: int
-    """The least edit distance summed over the segments (substitutions + insertions + deletions)."""
+    """The split's edits (substitutions + insertions + deletions) summed over its segments: the
+    least possible, but for mwerSegmenter's first-row cost (module docstring)."""
     reference_length: int
-    """Reference units over all segments; ``errors / reference_length`` is mwerSegmenter's AS-WER."""
+    """Reference units over all segments; ``errors / reference_length`` is the AS-WER."""
 
     def slices(self) -> list[slice]:
         """(K,) slices of the hypothesis units, one per reference segment."""
@@ -223,7 +224,9 @@ def resegment_text(
         return [" ".join(units[piece]) for piece in split.slices()], split
     where = [position for position, character in enumerate(hypothesis) if character != " "]
     texts = [
-        hypothesis[where[piece.start] : where[piece.stop - 1] + 1] if piece.stop > piece.start else ""
+        hypothesis[where[piece.start] : where[piece.stop - 1] + 1]
+        if piece.stop > piece.start
+        else ""
         for piece in split.slices()
     ]
     return texts, split
