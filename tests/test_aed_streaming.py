@@ -62,37 +62,49 @@ def _waveform(seconds: float = 1.5, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy((0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32))
 
 
-def _streaming(tokenizer, model, **decoding):
+def _streaming(tokenizer, model, encoder_mode="auto", **decoding):
     decoding = {"max_len_a": 0.1, "max_len_b": 4, **decoding}  # untrained models run to the limit
-    options = AedOptions(decoding=DecodingConfig(**decoding))
+    options = AedOptions(encoder_mode=encoder_mode, decoding=DecodingConfig(**decoding))
     return aed_streaming_model(model, tokenizer, fbank=FbankConfig(), cmvn=None, options=options)
 
 
-def test_incremental_frames_equal_reencoding_on_complete_chunks(tokenizer):
+def test_reencoding_a_chunked_encoder_gives_the_incremental_frames_and_output(tokenizer):
     model = _model(tokenizer)
-    incremental, reencode = AedBackend(model, EncoderMode.INCREMENTAL), AedBackend(model, EncoderMode.REENCODE)
-    features = FbankExtractor(FbankConfig())(_waveform())  # (N, 80)
-    a, b = incremental.initial_encoder_state(), reencode.initial_encoder_state()
+    fbank = FbankConfig()
+    incremental = AedBackend(model, fbank, None, EncoderMode.INCREMENTAL)
+    reencode = AedBackend(model, fbank, None, EncoderMode.REENCODE)
+    waveform = _waveform()
+    a, b = incremental.initial_source_state(), reencode.initial_source_state()
     chunk_frames = model.config.encoder.chunk_size_frames
     with torch.no_grad():
-        for start in range(0, features.shape[0], 37):
-            piece, last = features[start : start + 37], start + 37 >= features.shape[0]
-            a = incremental.encode(a, piece, source_finished=last)
-            b = reencode.encode(b, piece, source_finished=last)
-            complete = incremental.num_frames(a)
-            assert complete % chunk_frames == 0 or last
-            assert reencode.num_frames(b) == (start + piece.shape[0]) // 4 >= complete
-            if complete:
+        for start in range(0, waveform.shape[0], 3000):
+            piece, last = waveform[start : start + 3000], start + 3000 >= waveform.shape[0]
+            a = incremental.read(a, piece, source_finished=last)
+            b = reencode.read(b, piece, source_finished=last)
+            assert incremental.num_frames(a) == reencode.num_frames(b)
+            assert incremental.num_frames(a) % chunk_frames == 0 or last
+            if a.memory is not None:
                 for x, y in zip(a.memory.keys, b.memory.keys, strict=True):
-                    torch.testing.assert_close(x, y[:, :, :complete], atol=1e-5, rtol=1e-4)
-    assert incremental.num_frames(a) == reencode.num_frames(b) == features.shape[0] // 4
+                    torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-4)
+    features = FbankExtractor(fbank)(waveform)
+    assert incremental.num_frames(a) == features.shape[0] // 4
+    policy = AlignAtt(frames=1, segment_ms=200, attention=AttentionReading(layer=1))
+    outputs = [
+        [(c.token.id, c.source_ms) for c in simulate_waveform(_streaming(tokenizer, model, encoder_mode=mode), policy,
+                                                               waveform).tokens]
+        for mode in ("incremental", "reencode")
+    ]  # fmt: skip
+    assert outputs[0] == outputs[1]
 
 
 def test_a_full_context_encoder_only_reencodes(tokenizer):
     model = _model(tokenizer, chunked=False)
-    assert AedBackend(model).encoder_mode is EncoderMode.REENCODE
+    assert AedBackend(model, FbankConfig()).encoder_mode is EncoderMode.REENCODE
     with pytest.raises(ValueError, match="full-context"):
-        AedBackend(model, EncoderMode.INCREMENTAL)
+        AedBackend(model, FbankConfig(), None, EncoderMode.INCREMENTAL)
+    streaming = _streaming(tokenizer, model)
+    result = simulate_waveform(streaming, WaitK(k=2, whole_words=False), _waveform(1.0))
+    assert result.tokens[-1].token.ends_sentence and result.tokens[0].source_ms == 640.0
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])

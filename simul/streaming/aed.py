@@ -1,20 +1,21 @@
 """simul's attention encoder-decoder in the loop: incremental or re-encoding encoder, attention decoder.
 
 The AED (:mod:`simul.models.aed`) is trained offline, but its encoder is simul's shared streaming
-encoder, so there are two ways to turn received audio into the frames the decoder attends to
+encoder, so received audio becomes the frames the decoder attends to through the shared
+:class:`~simul.streaming.frontend.EncoderFrontEnd` in one of two modes
 (``--set model.encoder_mode=...``):
 
 - ``incremental`` (default for a chunk-limited encoder): ``Encoder.stream`` with its per-layer
   caches, ``flush`` on the last segment.  A chunk's frames appear once the whole chunk has arrived
-  (``chunk_size_frames`` x 40 ms); the prefix is never re-encoded and the decoder's projected
-  memory grows by the new frames only.  The frames equal the offline encoder's on the same audio.
+  (``chunk_size_frames`` x 40 ms); the prefix is never re-encoded, and the decoder's projected
+  memory grows by the new frames only (:meth:`~simul.models.aed.AttentionEncoderDecoder.extend_memory`).
 - ``reencode`` (the only way for a full-context encoder, ``chunk_size_frames: null``): after every
-  segment that completes an encoder frame, ``Encoder.forward`` on *all* the fbank frames received
-  so far (FBK's agents' ``update_model_encoder``), and the memory is projected again.  Segment k
-  costs an encoding of k segments, so an utterance costs O(n^2) encoder work
+  segment, ``Encoder.forward`` on *all* the fbank frames received so far (FBK's agents'
+  ``update_model_encoder``), and the memory is projected again whenever the frames changed.
+  Segment k costs an encoding of k segments, so an utterance costs O(n^2) encoder work
   (``benchmarks/bench_aed_reencode.py`` measures it against ``incremental``).  With a
-  chunk-limited encoder it also sees the frames of the last, incomplete chunk, encoded with the
-  audio received so far; the complete chunks' frames are those of ``incremental``.
+  chunk-limited encoder only complete chunks are kept, so the frames, and the output, equal
+  ``incremental``'s: only the cost differs.
 
 Everything after the encoder (forced-prefix search, proposals, signals) is
 :class:`~simul.streaming.attention_decoder.AttentionDecoderStreamingModel`'s.
@@ -32,16 +33,19 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
+from simul.data.features.cmvn import Cmvn
+from simul.data.features.fbank import FbankConfig
+from simul.data.tokenizer import Tokenizer
 from simul.models.aed import AttentionEncoderDecoder
 from simul.models.aed_decoder import DecoderMemory
 from simul.models.aed_search import AedStepDecoder
-from simul.models.encoder import EncoderState
 from simul.models.family import apply_overrides
 from simul.streaming.attention_decoder import (
     AttentionDecoderStreamingModel,
     DecodingConfig,
     SpeechDecoderBackend,
 )
+from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
 from simul.streaming.policy import coerce_enum_fields
 
 if TYPE_CHECKING:
@@ -87,29 +91,35 @@ class AedOptions:
 @final
 @dataclass(frozen=True, eq=False)
 class AedEncoderState:
-    """The encoder side of one utterance.
+    """The source side of one utterance.
 
     Attributes:
-        memory: the decoder's view of the encoder frames so far, or ``None`` before the first.
-        stream: ``incremental``: the streaming encoder's caches.
-        features: ``reencode``: every fbank frame received (N, F).
+        front: the front end's state (fbank, encoder caches or features, every frame so far).
+        memory: the decoder's view of those frames, or ``None`` before the first.
     """
 
+    front: FrontEndState
     memory: DecoderMemory | None = None
-    stream: EncoderState | None = None
-    features: Tensor | None = None
 
 
 @final
 class AedBackend(SpeechDecoderBackend[AedEncoderState]):
-    """The AED's encoder (incremental or re-encoding) and decoder for the loop.
+    """The AED's front end (incremental or re-encoding) and decoder for the loop.
 
     Args:
         model: the model, in eval mode, on its device.
+        fbank: the features it was trained on.
+        cmvn: their global normalisation, or ``None``.
         encoder_mode: ``incremental`` or ``reencode`` (``auto`` is resolved here).
     """
 
-    def __init__(self, model: AttentionEncoderDecoder, encoder_mode: EncoderMode = EncoderMode.AUTO) -> None:
+    def __init__(
+        self,
+        model: AttentionEncoderDecoder,
+        fbank: FbankConfig,
+        cmvn: Cmvn | None = None,
+        encoder_mode: EncoderMode = EncoderMode.AUTO,
+    ) -> None:
         chunked = model.config.encoder.chunk_size_frames is not None
         if encoder_mode is EncoderMode.AUTO:
             encoder_mode = EncoderMode.INCREMENTAL if chunked else EncoderMode.REENCODE
@@ -120,8 +130,16 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
                 "but is incremental instead."
             )
         self.model = model
+        self.fbank_config = fbank
         self.encoder_mode = encoder_mode
-        self._device = next(model.parameters()).device
+        self.front = EncoderFrontEnd(
+            model.encoder, fbank, cmvn, reencode=encoder_mode is EncoderMode.REENCODE
+        )
+
+    @property
+    @override
+    def sample_rate(self) -> int:
+        return self.fbank_config.sample_rate
 
     @property
     @override
@@ -134,33 +152,20 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
         return True
 
     @override
-    def initial_encoder_state(self) -> AedEncoderState:
-        if self.encoder_mode is EncoderMode.INCREMENTAL:
-            return AedEncoderState(stream=self.model.encoder.init_state(1, device=self._device))
-        num_mel_bins = self.model.config.encoder.num_mel_bins
-        return AedEncoderState(features=torch.zeros(0, num_mel_bins, device=self._device))
+    def initial_source_state(self) -> AedEncoderState:
+        return AedEncoderState(front=self.front.initial_state())
 
     @override
-    def encode(self, state: AedEncoderState, features: Tensor, *, source_finished: bool) -> AedEncoderState:
-        features = features.to(self._device)
-        if self.encoder_mode is EncoderMode.INCREMENTAL:
-            assert state.stream is not None
-            frames, stream = self.model.encoder.stream(features[None], state.stream)  # (1, n, D)
-            if source_finished:
-                last, stream = self.model.encoder.flush(stream)
-                frames = torch.cat([frames, last], dim=1)
-            memory = state.memory
-            if frames.shape[1] > 0:
-                memory = self.model.memory(frames) if memory is None else self.model.extend_memory(memory, frames)
-            return AedEncoderState(memory=memory, stream=stream)
-        assert state.features is not None
-        received = torch.cat([state.features, features], dim=0)  # (N, F)
-        num_frames = received.shape[0] // self.model.encoder.subsampling_factor
+    def read(self, state: AedEncoderState, samples: Tensor, *, source_finished: bool) -> AedEncoderState:
+        front = self.front.read(state.front, samples, source_finished=source_finished)
+        before, after = self.num_frames(state), int(front.frames.shape[0])
         memory = state.memory
-        if num_frames != self.num_frames(state):
-            frames, _ = self.model.encode(received[None], torch.tensor([received.shape[0]], device=self._device))
-            memory = self.model.memory(frames)
-        return AedEncoderState(memory=memory, features=received)
+        if after != before:
+            if memory is None or self.encoder_mode is EncoderMode.REENCODE:
+                memory = self.model.memory(front.frames[None])  # re-encoded: every frame is new
+            else:
+                memory = self.model.extend_memory(memory, front.frames[None, before:])
+        return AedEncoderState(front=front, memory=memory)
 
     @override
     def num_frames(self, state: AedEncoderState) -> int:
@@ -177,15 +182,16 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
         return {
             "config": dataclasses.asdict(self.model.config),
             "encoder_mode": self.encoder_mode.value,
+            "fbank": self.fbank_config.to_dict(),
         }
 
 
 def aed_streaming_model(
     model: AttentionEncoderDecoder,
-    tokenizer: Any,
+    tokenizer: Tokenizer,
     *,
-    fbank: Any,
-    cmvn: Any,
+    fbank: FbankConfig,
+    cmvn: Cmvn | None,
     options: AedOptions | None = None,
     stream: str = "st",
 ) -> AttentionDecoderStreamingModel:
@@ -207,11 +213,9 @@ def aed_streaming_model(
             f"tokens), but has EOS {tokenizer.eos_id} and {tokenizer.vocab_size} tokens instead."
         )
     return AttentionDecoderStreamingModel(
-        AedBackend(model, options.encoder_mode),
+        AedBackend(model, fbank, cmvn, options.encoder_mode),
         tokenizer.id_to_piece,
         eos_id=config.eos_id,
-        fbank=fbank,
-        cmvn=cmvn,
         decoding=options.decoding,
         stream=stream,
         name="aed",

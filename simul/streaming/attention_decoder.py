@@ -3,9 +3,9 @@
 This is how an *offline* attention model (simul's AED, a fairseq2 S2T Transformer) runs under
 wait-k, EDAtt, AlignAtt and LocalAgreement.  After every source segment:
 
-1. the segment goes through the streaming fbank (with the model's CMVN) and the backend's
-   encoder (:class:`SpeechDecoderBackend`): incrementally with caches, or by re-encoding all the
-   audio received (a full-context encoder has no other way; FBK's agents always do it);
+1. the backend (:class:`SpeechDecoderBackend`) turns the segment into encoder frames: streaming
+   fbank (with the model's CMVN), then its encoder, incrementally with caches, or by re-encoding
+   all the audio received (a full-context encoder has no other way; FBK's agents always do it);
 2. if the encoder produced new frames, the decoder runs again on the grown memory, continuing the
    written prefix (forced, as fairseq's ``prefix_tokens``), and its proposal is kept in the state:
    - ``decoding.mode = hypothesis`` (default, FBK's agents): greedy or beam search of the whole
@@ -25,8 +25,8 @@ end of sentence is then forced), so a model shown little audio cannot write with
 Cross-attention rows are those of the step that predicted each token (fairseq's
 ``hypo['attention']``), over the T frames received.
 
-States are values: a state keeps the encoder state, the written ids, the proposal and (step mode)
-the decoder cache; nothing is modified in place, so the loop may branch (whole words).
+States are values: a state keeps the backend's source state, the written ids, the proposal and
+(step mode) the decoder cache; nothing is modified in place, so the loop may branch (whole words).
 """
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from simul.data.features.cmvn import Cmvn
-from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
 from simul.models.aed_search import StepDecoder, StepScores, beam_search, max_target_length
 from simul.streaming.model import StreamingModel
 from simul.streaming.policy import coerce_enum_fields, plain_values
@@ -59,7 +57,7 @@ __all__ = [
     "SpeechDecoderBackend",
 ]
 
-EncoderStateT = TypeVar("EncoderStateT")
+SourceStateT = TypeVar("SourceStateT")
 
 
 class DecodingMode(enum.Enum):
@@ -104,12 +102,18 @@ class DecodingConfig:
             )
 
 
-class SpeechDecoderBackend(ABC, Generic[EncoderStateT]):
-    """What a model family gives :class:`AttentionDecoderStreamingModel`: its encoder and decoder.
+class SpeechDecoderBackend(ABC, Generic[SourceStateT]):
+    """What a model family gives :class:`AttentionDecoderStreamingModel`: its front end and decoder.
 
-    The encoder state is the backend's own value (caches, or the fbank frames to re-encode); the
-    decoder is a :class:`~simul.models.aed_search.StepDecoder` bound to the frames encoded so far.
+    The source state is the backend's own value (fbank leftover, encoder caches or the fbank frames
+    to re-encode, the frames encoded so far); the decoder is a
+    :class:`~simul.models.aed_search.StepDecoder` bound to the frames encoded so far.
     """
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int:
+        """The rate of the samples :meth:`read` takes, in Hz."""
 
     @property
     @abstractmethod
@@ -122,18 +126,18 @@ class SpeechDecoderBackend(ABC, Generic[EncoderStateT]):
         """Whether the step decoder's cache is never modified in place (step mode needs it)."""
 
     @abstractmethod
-    def initial_encoder_state(self) -> EncoderStateT:
-        """The encoder state of a new utterance."""
+    def initial_source_state(self) -> SourceStateT:
+        """The source state of a new utterance."""
 
     @abstractmethod
-    def encode(self, state: EncoderStateT, features: Tensor, *, source_finished: bool) -> EncoderStateT:
-        """The encoder state after new fbank frames (N, F) (N may be 0)."""
+    def read(self, state: SourceStateT, samples: Tensor, *, source_finished: bool) -> SourceStateT:
+        """The source state after (N,) more samples (fbank, then the encoder)."""
 
     @abstractmethod
-    def num_frames(self, state: EncoderStateT) -> int:
+    def num_frames(self, state: SourceStateT) -> int:
         """T, encoder frames the decoder can attend to in ``state``."""
 
-    def memory_changed(self, before: EncoderStateT, after: EncoderStateT) -> bool:
+    def memory_changed(self, before: SourceStateT, after: SourceStateT) -> bool:
         """Whether the frames the decoder attends to changed (the proposal is then recomputed).
 
         The default, a change in their number, fits encoders whose frames never change once
@@ -142,11 +146,11 @@ class SpeechDecoderBackend(ABC, Generic[EncoderStateT]):
         return self.num_frames(before) != self.num_frames(after)
 
     @abstractmethod
-    def step_decoder(self, state: EncoderStateT) -> StepDecoder:
+    def step_decoder(self, state: SourceStateT) -> StepDecoder:
         """A decoder of one hypothesis bound to the frames of ``state`` (T > 0), with attention."""
 
     def describe(self) -> dict[str, Any]:
-        """The model and encoder settings, for provenance."""
+        """The model, feature and encoder settings, for provenance."""
         return {"backend": type(self).__name__}
 
 
@@ -168,19 +172,17 @@ class Proposal:
 
 @final
 @dataclass(frozen=True, eq=False)
-class AttentionDecoderState(Generic[EncoderStateT]):
+class AttentionDecoderState(Generic[SourceStateT]):
     """One utterance in the loop (a value: see the module doc).
 
     Attributes:
-        fbank: the streaming fbank's state.
-        encoder: the backend's encoder state.
+        source: the backend's source state (features, encoder, frames).
         written: token ids written so far (the forced prefix).
         proposal: the decoder's proposal on the current frames, or ``None`` before any frame.
         ended: whether the end of sentence was written.
     """
 
-    fbank: StreamingFbankState
-    encoder: EncoderStateT
+    source: SourceStateT
     written: tuple[int, ...] = ()
     proposal: Proposal | None = None
     ended: bool = False
@@ -191,18 +193,15 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
     """An encoder-decoder with cross-attention as a streaming model (see the module doc).
 
     Args:
-        backend: the model's encoder and decoder.
+        backend: the model's front end and decoder.
         piece: the text piece of a token id (SentencePiece convention, ``▁`` starts a word).
         eos_id: the end-of-sentence id.
-        fbank: the features the model was trained on.
-        cmvn: their global normalisation, or ``None``.
         decoding: how the decoder proposes.
         stream: the output stream (``st``, or ``asr`` for a speech recognition model).
         name: the model's name in results files.
 
     Example:
-        >>> model = AttentionDecoderStreamingModel(backend, tokenizer.id_to_piece, eos_id=2,
-        ...                                        fbank=FbankConfig(), cmvn=None)
+        >>> model = AttentionDecoderStreamingModel(backend, tokenizer.id_to_piece, eos_id=2)
         >>> result = simulate(model, AlignAtt(frames=4), instance)
     """
 
@@ -212,8 +211,6 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         piece: Callable[[int], str],
         *,
         eos_id: int,
-        fbank: FbankConfig,
-        cmvn: Cmvn | None,
         decoding: DecodingConfig | None = None,
         stream: str = "st",
         name: str = "attention_decoder",
@@ -225,12 +222,10 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
                 f"`decoding.mode` must be hypothesis for {type(backend).__name__}, whose decoder "
                 "cache is modified in place (the loop branches states), but is step instead."
             )
-        self.fbank_config = fbank
         self.eos_id = eos_id
         self.name = name
         self.stream = stream
         self._piece = piece
-        self._fbank = StreamingFbank(fbank, cmvn)
         self._tokens: dict[int, Token] = {}
 
     def _token(self, token_id: int) -> Token:
@@ -249,12 +244,12 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         )
         return max(1, limit - len(written))
 
-    def _propose(self, encoder_state: Any, written: tuple[int, ...]) -> Proposal | None:
-        """The decoder's proposal after ``written`` on the frames of ``encoder_state``."""
-        num_frames = self.backend.num_frames(encoder_state)
+    def _propose(self, source_state: Any, written: tuple[int, ...]) -> Proposal | None:
+        """The decoder's proposal after ``written`` on the frames of ``source_state``."""
+        num_frames = self.backend.num_frames(source_state)
         if num_frames == 0:
             return None
-        decoder = self.backend.step_decoder(encoder_state)
+        decoder = self.backend.step_decoder(source_state)
         limit = self._limit(num_frames, written)
         with torch.no_grad():
             if self.decoding.mode is DecodingMode.HYPOTHESIS:
@@ -286,7 +281,7 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
     @property
     @override
     def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
+        return self.backend.sample_rate
 
     @property
     @override
@@ -295,21 +290,18 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
 
     @override
     def new_state(self) -> AttentionDecoderState:
-        return AttentionDecoderState(
-            fbank=self._fbank.initial_state(), encoder=self.backend.initial_encoder_state()
-        )
+        return AttentionDecoderState(source=self.backend.initial_source_state())
 
     @override
     def read(
         self, state: AttentionDecoderState, samples: Tensor, *, source_finished: bool
     ) -> AttentionDecoderState:
-        features, fbank_state = self._fbank.step(state.fbank, samples)  # (N, F)
         with torch.no_grad():
-            encoder_state = self.backend.encode(state.encoder, features, source_finished=source_finished)
+            source = self.backend.read(state.source, samples, source_finished=source_finished)
         proposal = state.proposal
-        if not state.ended and (proposal is None or self.backend.memory_changed(state.encoder, encoder_state)):
-            proposal = self._propose(encoder_state, state.written)
-        return dataclasses.replace(state, fbank=fbank_state, encoder=encoder_state, proposal=proposal)
+        if not state.ended and (proposal is None or self.backend.memory_changed(state.source, source)):
+            proposal = self._propose(source, state.written)
+        return dataclasses.replace(state, source=source, proposal=proposal)
 
     @override
     def check_requirements(self, requirements: Requirements) -> None:
@@ -324,7 +316,7 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
     @override
     def signals(self, state: AttentionDecoderState, requirements: Requirements) -> Signals:
         proposal = state.proposal
-        num_frames = self.backend.num_frames(state.encoder)
+        num_frames = self.backend.num_frames(state.source)
         if state.ended or proposal is None:
             return Signals(candidates=(), num_frames=num_frames, cross_attention=torch.zeros(0, 1, num_frames))
         layer = 0 if requirements.attention_layer is None else requirements.attention_layer
@@ -350,15 +342,15 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         if ended:
             pass
         elif self.decoding.mode is DecodingMode.STEP:
-            decoder = self.backend.step_decoder(state.encoder)
+            decoder = self.backend.step_decoder(state.source)
             with torch.no_grad():
                 scores, cache = decoder.step(torch.tensor(ids), proposal.cache)
-            limit = self._limit(self.backend.num_frames(state.encoder), written)
+            limit = self._limit(self.backend.num_frames(state.source), written)
             next_proposal = self._next_token(scores, cache, limit)
         elif len(ids) < len(proposal.tokens):
             next_proposal = Proposal(tokens=proposal.tokens[len(ids) :], attention=proposal.attention[len(ids) :])
         else:  # the whole hypothesis is written but did not end: search on
-            next_proposal = self._propose(state.encoder, written)
+            next_proposal = self._propose(state.source, written)
         return dataclasses.replace(state, written=written, proposal=next_proposal, ended=ended)
 
     @override
@@ -367,6 +359,5 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
             "model": self.name,
             **self.backend.describe(),
             "decoding": plain_values(self.decoding),
-            "fbank": self.fbank_config.to_dict(),
         }
 

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, final
@@ -35,7 +36,7 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from simul.data.features.cmvn import Cmvn
-from simul.data.features.fbank import FbankConfig
+from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
 from simul.data.tokenizer import Tokenizer
 from simul.models.aed_search import max_target_length
 from simul.models.fairseq2_s2t import Fairseq2StepDecoder, encode, expose_cross_attention
@@ -51,14 +52,16 @@ __all__ = ["Fairseq2Backend", "Fairseq2EncoderState", "fairseq2_streaming_model"
 @final
 @dataclass(frozen=True, eq=False)
 class Fairseq2EncoderState:
-    """The encoder side of one utterance: every fbank frame received and their encoding.
+    """The source side of one utterance: every fbank frame received and their encoding.
 
     Attributes:
+        fbank: the streaming fbank's state.
         features: (N, F) fbank frames received.
         encoder_output: (1, T, M) their encoding, or ``None`` before the first.
         encoder_layout: its ``BatchLayout``.
     """
 
+    fbank: StreamingFbankState
     features: Tensor
     encoder_output: Tensor | None = None
     encoder_layout: Any = None
@@ -71,20 +74,33 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
     Args:
         model: from :func:`~simul.models.fairseq2_s2t.build_s2t_model` or ``load_s2t_model``;
             its cross-attention is exposed here (once per model).
+        fbank: the features it was trained on.
+        cmvn: their global normalisation, or ``None``.
         start_ids: the decoder's start tokens (fairseq: ``(eos_id,)``, then a language tag).
         decoding: the length limit, to size the state bag.
-        num_mel_bins: F, fbank bins the model reads.
     """
 
     def __init__(
-        self, model: nn.Module, *, start_ids: Sequence[int], decoding: DecodingConfig, num_mel_bins: int
+        self,
+        model: nn.Module,
+        *,
+        fbank: FbankConfig,
+        cmvn: Cmvn | None,
+        start_ids: Sequence[int],
+        decoding: DecodingConfig,
     ) -> None:
         self.model = model.eval()
         self.recorder = expose_cross_attention(model)
+        self.fbank_config = fbank
         self.start_ids = tuple(start_ids)
         self.decoding = decoding
-        self.num_mel_bins = num_mel_bins
+        self._fbank = StreamingFbank(fbank, cmvn)
         self._device = next(model.parameters()).device
+
+    @property
+    @override
+    def sample_rate(self) -> int:
+        return self.fbank_config.sample_rate
 
     @property
     @override
@@ -97,16 +113,18 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
         return False
 
     @override
-    def initial_encoder_state(self) -> Fairseq2EncoderState:
-        return Fairseq2EncoderState(features=torch.zeros(0, self.num_mel_bins, device=self._device))
+    def initial_source_state(self) -> Fairseq2EncoderState:
+        features = torch.zeros(0, self.fbank_config.num_mel_bins, device=self._device)
+        return Fairseq2EncoderState(fbank=self._fbank.initial_state(), features=features)
 
     @override
-    def encode(self, state: Fairseq2EncoderState, features: Tensor, *, source_finished: bool) -> Fairseq2EncoderState:
+    def read(self, state: Fairseq2EncoderState, samples: Tensor, *, source_finished: bool) -> Fairseq2EncoderState:
+        features, fbank = self._fbank.step(state.fbank, samples)  # (n, F)
         if features.shape[0] == 0:
-            return state
+            return dataclasses.replace(state, fbank=fbank)
         received = torch.cat([state.features, features.to(self._device)], dim=0)  # (N, F)
         output, layout = encode(self.model, received)
-        return Fairseq2EncoderState(features=received, encoder_output=output, encoder_layout=layout)
+        return Fairseq2EncoderState(fbank=fbank, features=received, encoder_output=output, encoder_layout=layout)
 
     @override
     def num_frames(self, state: Fairseq2EncoderState) -> int:
@@ -131,6 +149,7 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
     @override
     def describe(self) -> dict[str, Any]:
         return {
+            "fbank": self.fbank_config.to_dict(),
             "architecture": type(self.model).__name__,
             "num_parameters": sum(p.numel() for p in self.model.parameters()),
             "encoder_mode": "reencode",
@@ -165,12 +184,9 @@ def fairseq2_streaming_model(
             f"{tokenizer.vocab_size} instead."
         )
     backend = Fairseq2Backend(
-        model,
+        model, fbank=fbank, cmvn=cmvn, decoding=decoding,
         start_ids=(tokenizer.eos_id,) if start_ids is None else start_ids,
-        decoding=decoding,
-        num_mel_bins=fbank.num_mel_bins,
-    )
-    return AttentionDecoderStreamingModel(
-        backend, tokenizer.id_to_piece, eos_id=tokenizer.eos_id, fbank=fbank, cmvn=cmvn,
-        decoding=decoding, name="fairseq2_s2t",
     )  # fmt: skip
+    return AttentionDecoderStreamingModel(
+        backend, tokenizer.id_to_piece, eos_id=tokenizer.eos_id, decoding=decoding, name="fairseq2_s2t"
+    )
