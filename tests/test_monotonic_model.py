@@ -199,6 +199,24 @@ def test_the_models_latency_sum_is_the_latency_of_its_alignments() -> None:
     assert float(out.loss) == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_latency_terms_start_after_latency_after_steps_training_passes() -> None:
+    torch.manual_seed(0)
+    config = dataclasses.replace(_config("hard"), latency_after_steps=2, latency_weight=1.0)
+    model = MonotonicTranslator(config)
+    batch = _batch()
+    losses = []
+    for _ in range(3):
+        out = model(*batch)
+        losses.append((float(out.loss), float(out.ce_sum) / out.num_tokens))
+    assert losses[0][0] == pytest.approx(losses[0][1]) and losses[1][0] == pytest.approx(
+        losses[1][1]
+    )
+    assert losses[2][0] > losses[2][1] + 1.0  # DAL is tens of frames
+    model.eval()
+    model(*batch)  # validation passes do not count
+    assert int(model.training_steps) == 3 and int(model.state_dict()["training_steps"]) == 3
+
+
 def test_expected_alignments_sum_to_one_over_each_utterances_steps() -> None:
     torch.manual_seed(0)
     model = MonotonicTranslator(_config("infinite_lookback", pre_decision_ratio=3)).eval()

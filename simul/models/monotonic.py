@@ -21,8 +21,14 @@ at target step i (``simul.ops.expected_delays`` of the teacher-forced expected a
   sentence's target steps (MMA's "head divergence").
 
 Delays are computed in pre-decision steps and reported in encoder frames (40 ms; one step is
-``pre_decision_ratio`` frames), DAL in frames and the variance in frames squared.  Both weights
-apply from the first step (fairseq's ``--latency-update-after`` has no equivalent here).
+``pre_decision_ratio`` frames), DAL in frames and the variance in frames squared.
+
+Both latency weights are 0 for the first ``latency_after_steps`` training forward passes
+(fairseq's ``--latency-update-after``): from scratch the decoder first has to learn to use its
+attention, and until it does only the latency terms move p_choose (with Adam, at full speed
+whatever their weight), so every head learns to stop on the first block and never reads (a
+collapse seen on the built-in corpus).  The count is a buffer of the model, saved with the
+weights, so a resumed run continues it.
 
 Decoding (:meth:`MonotonicTranslator.empty_cache`): every head reads hard-monotonically and stops
 at its first pre-decision step with p_choose >= the threshold, so greedy/beam search of
@@ -76,12 +82,19 @@ class MonotonicConfig:
     """lambda_avg: weight of DAL of the heads' weighted-average expected delays (encoder frames)."""
     variance_weight: float = 0.0
     """lambda_var: weight of the variance of the expected delays across heads (frames squared)."""
+    latency_after_steps: int = 0
+    """Training forward passes (micro-batches) before the two latency weights apply (0 until then)."""
 
     def __post_init__(self) -> None:
         for name in ("latency_weight", "variance_weight"):
             value = getattr(self, name)
             if not value >= 0:
                 raise ValueError(f"`{name}` must be >= 0, but is {value} instead.")
+        steps = self.latency_after_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(
+                f"`latency_after_steps` must be an int >= 0, but is {steps!r} instead."
+            )
 
 
 def mma_il_small() -> MonotonicConfig:
@@ -191,6 +204,8 @@ class MonotonicTranslator(nn.Module):
 
     Attributes:
         aed: the encoder-decoder (its ``encode``, ``memory``, ``decode_step`` are the model's steps).
+        training_steps: () int64 buffer, forward passes in training mode so far (the latency
+            terms' delay, ``config.latency_after_steps``).
 
     Examples:
         >>> config = tiny()
@@ -212,6 +227,7 @@ class MonotonicTranslator(nn.Module):
             )
 
         self.aed = AttentionEncoderDecoder(config.aed, cross_attention=cross_attention)
+        self.register_buffer("training_steps", torch.zeros((), dtype=torch.long))
 
     @property
     def num_decoder_layers(self) -> int:
@@ -246,9 +262,12 @@ class MonotonicTranslator(nn.Module):
             alignments, target_lengths, self.config.attention.pre_decision_ratio
         )
         config = self.config
-        total = out.loss + (
-            config.latency_weight * dal.sum() + config.variance_weight * variance.sum()
-        ) / max(out.num_tokens, 1)
+        total = out.loss
+        if int(self.training_steps) >= config.latency_after_steps:
+            latency = config.latency_weight * dal.sum() + config.variance_weight * variance.sum()
+            total = total + latency / max(out.num_tokens, 1)
+        if self.training:
+            self.training_steps += 1
         return MonotonicLoss(
             loss=total,
             ce_sum=out.ce_sum,
