@@ -19,6 +19,7 @@ from simul.models.checkpoint import (
     cmvn_to_dict,
     load_checkpoint,
     save_checkpoint,
+    weights_sha256,
 )
 from simul.models.transducer import Transducer, tiny
 
@@ -74,6 +75,10 @@ def test_a_checkpoint_rebuilds_its_model_tokenizer_and_features(
     assert rebuilt.config == model.config
     for name, tensor in model.state_dict().items():
         assert torch.equal(rebuilt.state_dict()[name], tensor), name
+    assert weights_sha256(rebuilt) == weights_sha256(model)
+    with torch.no_grad():
+        rebuilt.joiner.output.bias[0] += 1e-6
+    assert weights_sha256(rebuilt) != weights_sha256(model)
     tokenizer = loaded.tokenizer(tmp_path / "cache")
     assert tokenizer.decode(tokenizer.encode("the red cat")) == "the red cat"
     assert loaded.tokenizer(tmp_path / "cache").model_path == tokenizer.model_path

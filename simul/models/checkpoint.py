@@ -16,7 +16,8 @@ The file is ``torch.save`` of plain containers, tensors, numbers, strings and by
 with ``torch.load(weights_only=True)`` (no code runs on load).  It is written atomically (a
 temporary file, then ``os.replace``), so an interrupted save never leaves a broken checkpoint.
 ``format_version`` grows when the layout changes; a file from a newer simul is refused with a
-clear error instead of being half-read.
+clear error instead of being half-read.  :func:`weights_sha256` fingerprints a model's weights
+(two runs, or two DDP replicas, agree exactly when their fingerprints do).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "cmvn_to_dict",
     "load_checkpoint",
     "save_checkpoint",
+    "weights_sha256",
 ]
 
 #: The layout version this simul writes and the newest it reads.
@@ -209,6 +211,16 @@ def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> 
         trainer_state=payload.get("trainer_state"),
         format_version=version,
     )
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in order)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        value = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def build_model(checkpoint: Checkpoint, *, device: str | torch.device | None = None) -> nn.Module:

@@ -18,7 +18,6 @@ times its tokens, latency (``test/``).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
 import time
@@ -43,6 +42,7 @@ from simul.models.checkpoint import (
     cmvn_to_dict,
     load_checkpoint,
     save_checkpoint,
+    weights_sha256,
 )
 from simul.models.families import MODEL_FAMILIES
 from simul.provenance import provenance
@@ -57,7 +57,7 @@ from simul.train.distributed import DistributedContext, init_distributed, shutdo
 from simul.train.evaluate import evaluate, metric_name, write_evaluation
 from simul.train.schedule import lr_factor
 
-__all__ = ["TrainResult", "train", "weights_sha256"]
+__all__ = ["TrainResult", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,16 +87,6 @@ class TrainResult:
     weights_sha256: str
     metrics: dict[str, float] = field(default_factory=dict)
     test_metrics: dict[str, float] | None = None
-
-
-def weights_sha256(model: nn.Module) -> str:
-    """SHA-256 of a model's state dict (names, dtypes, shapes and bytes, in order)."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        value = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
-        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _dropout_seed(seed: int, step: int, micro_batch: int, rank: int) -> int:
