@@ -88,8 +88,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "(e.g. st=txt/tst-COMMON.de asr=txt/tst-COMMON.en); a bare FILE names the "
                         "log's only stream")
     stream.add_argument("--resegment-ignore-case", action="store_true",
-                        help="align case-insensitively (mwerSegmenter's default; FBK's StreamLAAL "
-                        "aligns case-sensitively, -usecase 1, which is ours)")
+                        help="align case-insensitively, as mweralign does (default: case-sensitive, "
+                        "as FBK's StreamLAAL asks mwerSegmenter with -usecase 1)")
     stream.add_argument("--resegment-exact-minimum", action="store_true",
                         help="take the exact minimum edit distance split, not mwerSegmenter's "
                         "(which charges extra for a segment after the first that starts at the talk's first unit)")

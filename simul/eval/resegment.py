@@ -50,8 +50,10 @@ Units and case.  ``split_units`` gives SimulEval's latency units, so that segmen
 are exactly the delays k is scored with: whitespace words (``word``), or the characters but
 spaces (``char``; FBK's char mode spaces out the characters for mwerSegmenter, which is the
 same alignment).  Units are compared as they are, punctuation included ("cat," differs from
-"cat"), as mwerSegmenter does on untokenised text; case-sensitive by default (FBK passes
-``-usecase 1``; the binary's own default, and mweralign's, is case-insensitive), or
+"cat"), as mwerSegmenter does on untokenised text (whether the RWTH binary splits
+punctuation off internally we could not check; mweralign does not).  Case-sensitive by default:
+FBK passes ``-usecase 1``, which we read as mwerSegmenter's case-sensitive switch (unverified:
+mweralign has no such switch, logs "case sensitive = 0" and ignores case); or
 ``case_sensitive=False`` (``str.lower``).
 
 Examples:
