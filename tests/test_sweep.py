@@ -187,6 +187,7 @@ def test_failed_and_optional_entries_do_not_stop_the_others(tmp_path, corpus):
     assert list(gather(config)["label"]) == ["ok"]
 
 
+@pytest.mark.slow  # submitit starts a fresh interpreter per job (seconds of imports)
 def test_the_command_runs_gathers_and_can_use_submitits_local_executor(tmp_path, corpus, capsys):
     path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", executor="submitit_local", grid=[
         {"label": "wait-k", "policy": "waitk", "vary": {"k": [2]}},
