@@ -154,6 +154,26 @@ def test_training_lowers_the_loss():
     assert float(loss.detach()) < 0.5 * first
 
 
+def test_the_decoder_learns_to_read_the_audio():
+    """Two inputs, two targets: a model whose decoder ignored the encoder could not tell them apart."""
+    torch.manual_seed(0)
+    model = AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=VOCAB, label_smoothing=0.0)).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    features, lengths = torch.randn(2, 40, 80), torch.tensor([40, 40])
+    targets, target_lengths = torch.tensor([[5, 6, 7, EOS], [8, 9, 10, EOS]]), torch.tensor([4, 4])
+    for _ in range(60):
+        loss = model(features + 0.1 * torch.randn_like(features), lengths, targets, target_lengths).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        frames, frame_lengths = model.encode(features, lengths)
+        decoder = AedStepDecoder(model, model.memory(frames, frame_lengths), with_attention=False)
+        hypotheses = beam_search(decoder, [[], []], eos_id=EOS, max_new_tokens=[6, 6])
+    assert [h.tokens for h in hypotheses] == [(5, 6, 7, EOS), (8, 9, 10, EOS)]
+
+
 def _greedy(model, memory_row, prefix, limit):
     """Argmax decoding written out, the oracle of beam size 1."""
     tokens = [model.config.bos_id, *prefix]
