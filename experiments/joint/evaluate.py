@@ -16,7 +16,8 @@ For each training config (its ``trainer.output_dir``):
    is READ);
 3. scored by :func:`simul.eval.scoring.score`, every stream on its own: WER on ``asr``, BLEU and
    chrF on each translation, LAAL and AL on every stream, plain (``source_ms``) and
-   computation-aware (``*_CA``, on the wall clock of this machine);
+   computation-aware (``*_CA``, SimulEval's elapsed clock on this machine, with ``--threads``
+   torch threads, 1 by default: what one stream of a streaming server gets);
 4. ``OUTPUT/NAME/`` gets what ``simul eval`` writes (``instances.log``, ``config.yaml``,
    ``scores.tsv``, ``instance_scores.tsv``, ``scores.json`` with provenance).
 
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from policies import build_policy
 from simul.data.instance import Instance, samples_to_ms
@@ -248,6 +250,7 @@ def _evaluate_model(
         "data": {"dir": run.config.data.corpus_dir, "num_instances": len(instances),
                  "instances_first_last": [instances[0].id, instances[-1].id]},
         "target_lang": loaded.target_lang,
+        "torch_threads": torch.get_num_threads(),
     }  # fmt: skip
     records = simulate_corpus(
         loaded.model, policy, instances, output, target_lang=loaded.target_lang,
@@ -357,11 +360,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="source segment size in ms (default: 320)")  # fmt: skip
     parser.add_argument("--max-instances", type=int, default=None,
                         help="the first N instances only")  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch CPU threads (default: 1; a chunk's tensors are tiny, and on a busy machine "
+        "more threads wait on each other: 10x slower on this project's shared 2 cores)",
+    )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level="INFO", format="[joint-eval] %(levelname)s %(message)s")
     if args.max_instances is not None and args.max_instances < 1:
         parser.error(f"--max-instances must be >= 1, but is {args.max_instances}")
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, but is {args.threads}")
+    torch.set_num_threads(args.threads)
     table = evaluate_runs(
         model_runs(args.configs), args.output, split=args.split, segment_ms=args.segment_ms,
         max_instances=args.max_instances, progress=not args.no_progress,
