@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 __all__ = ["add_parser", "run"]
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         print(OmegaConf.to_yaml(config_to_dict(config)), end="")
         return 0
     result = train(config)
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports (the others do not validate or test)
     summary = {
         "step": result.step,
         "finished": result.finished,
