@@ -17,6 +17,7 @@ from simul.models.checkpoint import (
     Checkpoint,
     build_model,
     cmvn_to_dict,
+    init_encoder_from,
     load_checkpoint,
     save_checkpoint,
     weights_sha256,
@@ -115,3 +116,45 @@ def test_foreign_and_newer_files_are_refused_naming_the_file(
         load_checkpoint(newer)
     with pytest.raises(ValueError, match="family"):
         save_checkpoint(tmp_path / "x.pt", dataclasses.replace(checkpoint, family="nope"))
+
+
+def test_init_encoder_from_copies_only_the_encoder_into_another_family(
+    spm_bytes: bytes, tmp_path: Path
+) -> None:
+    from simul.models.aed import AttentionEncoderDecoder
+    from simul.models.aed import tiny as aed_tiny
+
+    checkpoint, transducer = _checkpoint(spm_bytes)
+    path = tmp_path / "asr.pt"
+    save_checkpoint(path, checkpoint)
+    torch.manual_seed(1)
+    aed = AttentionEncoderDecoder(dataclasses.replace(aed_tiny(), vocab_size=40))
+    decoder_before = {k: v.clone() for k, v in aed.decoder.state_dict().items()}
+    assert not torch.equal(
+        next(iter(aed.encoder.parameters())), next(iter(transducer.encoder.parameters()))
+    )
+
+    source = init_encoder_from(aed, path, cmvn=checkpoint.cmvn)
+
+    assert source.step == 7
+    for name, tensor in transducer.encoder.state_dict().items():
+        assert torch.equal(aed.encoder.state_dict()[name], tensor), name
+    for name, tensor in aed.decoder.state_dict().items():
+        assert torch.equal(decoder_before[name], tensor), name
+
+
+def test_init_encoder_from_refuses_other_encoders_and_features(
+    spm_bytes: bytes, tmp_path: Path
+) -> None:
+    checkpoint, _ = _checkpoint(spm_bytes)
+    path = tmp_path / "asr.pt"
+    save_checkpoint(path, checkpoint)
+    wider = dataclasses.replace(tiny(), vocab_size=30)
+    wider = dataclasses.replace(wider, encoder=dataclasses.replace(wider.encoder, d_model=64))
+    with pytest.raises(ValueError, match=r"encoder config differs .*'d_model'"):
+        init_encoder_from(Transducer(wider), path, cmvn=checkpoint.cmvn)
+    same = Transducer(dataclasses.replace(tiny(), vocab_size=30))
+    with pytest.raises(ValueError, match="other CMVN statistics"):
+        init_encoder_from(same, path, cmvn=None)
+    with pytest.raises(ValueError, match="has no `encoder`"):
+        init_encoder_from(torch.nn.Linear(2, 2), path, cmvn=checkpoint.cmvn)

@@ -146,3 +146,20 @@ def test_resuming_with_another_model_is_refused(corpus: TinyCorpus, tmp_path: Pa
     changed = tiny_run_config(corpus, tmp_path / "run", *options, "model.config.joiner_dim=8")
     with pytest.raises(ValueError, match="different model"):
         train(changed)
+
+
+def test_an_encoder_initialised_from_another_run_starts_from_its_weights(
+    corpus: TinyCorpus, tmp_path: Path
+) -> None:
+    options = ("trainer.max_steps=2", "data.test_split=null")
+    train(tiny_run_config(corpus, tmp_path / "asr", *options))
+    source = load_checkpoint(tmp_path / "asr" / "checkpoints" / "last.pt")
+    init = f"model.init_encoder_from={tmp_path / 'asr' / 'checkpoints' / 'last.pt'}"
+    # One step at a negligible learning rate: the weights are (to 1e-6) where the run started.
+    train(tiny_run_config(corpus, tmp_path / "st", *options, init, "trainer.seed=5",
+                          "optim.lr=1e-9", "optim.warmup_steps=0"), stop_after_steps=1)  # fmt: skip
+    started = load_checkpoint(tmp_path / "st" / "checkpoints" / "last.pt")
+    assert started.step == 1
+    for name, tensor in source.state_dict.items():
+        same = torch.allclose(tensor, started.state_dict[name], rtol=0, atol=1e-6)
+        assert same == name.startswith("encoder."), name

@@ -18,10 +18,13 @@ temporary file, then ``os.replace``), so an interrupted save never leaves a brok
 ``format_version`` grows when the layout changes; a file from a newer simul is refused with a
 clear error instead of being half-read.  :func:`weights_sha256` fingerprints a model's weights
 (two runs, or two DDP replicas, agree exactly when their fingerprints do).
+:func:`init_encoder_from` copies the shared encoder of one checkpoint into a model of any
+family (ASR pre-training of a speech translation encoder).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pickle
 import tempfile
@@ -46,6 +49,7 @@ __all__ = [
     "Checkpoint",
     "build_model",
     "cmvn_to_dict",
+    "init_encoder_from",
     "load_checkpoint",
     "save_checkpoint",
     "weights_sha256",
@@ -231,3 +235,60 @@ def build_model(checkpoint: Checkpoint, *, device: str | torch.device | None = N
     if device is not None:
         model = model.to(device)
     return model.eval()
+
+
+def init_encoder_from(model: nn.Module, path: Path, *, cmvn: Mapping[str, Any] | None) -> Checkpoint:
+    """Copy the ``encoder`` weights of the checkpoint at ``path`` into ``model.encoder``.
+
+    Every model family builds its speech encoder as ``model.encoder`` (one
+    :class:`simul.models.encoder.Encoder`), so an encoder trained for ASR initialises the
+    encoder of an AED, monotonic or transducer ST model: the usual ASR pre-training of speech
+    translation, which on a small corpus and a CPU budget is what makes the ST models learn to
+    read the audio at all.  Only the encoder is copied; heads, decoders and predictors keep
+    their fresh initialisation.  The encoders' configs must be equal, and so must the
+    features' CMVN statistics (an encoder trained on other normalised features is not the same
+    function), else a ``ValueError`` says which field differs.
+
+    Returns the source checkpoint (its step and metrics say what was copied).
+    """
+    source = load_checkpoint(path)
+    encoder = getattr(model, "encoder", None)
+    if not isinstance(encoder, nn.Module):
+        raise ValueError(f"{type(model).__name__} has no `encoder` to initialise from {path}.")
+    theirs = source.model_config.get("encoder")
+    ours = _encoder_config_dict(encoder)
+    if theirs is not None and ours is not None and dict(theirs) != ours:
+        diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+        raise ValueError(
+            f"{path}: its encoder config differs from this model's in {diff} "
+            f"(theirs {[theirs.get(k) for k in diff]}, ours {[ours.get(k) for k in diff]})."
+        )
+    if not _same_cmvn(source.cmvn, cmvn):
+        raise ValueError(
+            f"{path}: its encoder was trained on features with other CMVN statistics than "
+            "`data.cmvn` of this run; use the same CMVN file."
+        )
+    weights = {
+        name.removeprefix("encoder."): tensor
+        for name, tensor in source.state_dict.items()
+        if name.startswith("encoder.")
+    }
+    if not weights:
+        raise ValueError(f"{path}: its state dict has no `encoder.*` weights.")
+    encoder.load_state_dict(weights)  # strict: a missing or extra weight is an error naming it
+    return source
+
+
+def _encoder_config_dict(encoder: nn.Module) -> dict[str, Any] | None:
+    config = getattr(encoder, "config", None)
+    if config is None or not dataclasses.is_dataclass(config):
+        return None
+    return dataclasses.asdict(config)
+
+
+def _same_cmvn(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if set(a) != set(b):
+        return False
+    return all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)

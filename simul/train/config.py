@@ -44,6 +44,8 @@ class ModelSection:
     """A preset of the family (the transducer's: ``tiny``, ``small``)."""
     config: dict[str, Any] = field(default_factory=dict)
     """Fields of the family's model config that differ from the preset (nested, e.g. ``encoder.d_model``)."""
+    init_encoder_from: str | None = None
+    """Checkpoint whose ``encoder`` initialises this model's (e.g. an ASR T-T for an ST model); equal encoder configs and CMVN required."""
 
 
 @dataclass(kw_only=True)

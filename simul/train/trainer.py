@@ -40,6 +40,7 @@ from simul.models.checkpoint import (
     Checkpoint,
     build_model,
     cmvn_to_dict,
+    init_encoder_from,
     load_checkpoint,
     save_checkpoint,
     weights_sha256,
@@ -115,7 +116,15 @@ class _Trainer:
             blank_id=tokenizer.blank_id,
         )
         torch.manual_seed(trainer.seed)  # the same initial weights on every rank
-        self.model = self.family.build(self.model_config).to(self.device)
+        self.model = self.family.build(self.model_config)
+        if config.model.init_encoder_from is not None:  # before resuming, which overwrites it
+            source = init_encoder_from(
+                self.model, Path(config.model.init_encoder_from), cmvn=cmvn_to_dict(self.data.cmvn)
+            )
+            logger.info(
+                "encoder initialised from %s (step %d)", config.model.init_encoder_from, source.step
+            )
+        self.model = self.model.to(self.device)
         decay = [p for p in self.model.parameters() if p.dim() >= 2]
         no_decay = [p for p in self.model.parameters() if p.dim() < 2]
         optim = config.optim
