@@ -237,7 +237,9 @@ def build_model(checkpoint: Checkpoint, *, device: str | torch.device | None = N
     return model.eval()
 
 
-def init_encoder_from(model: nn.Module, path: Path, *, cmvn: Mapping[str, Any] | None) -> Checkpoint:
+def init_encoder_from(
+    model: nn.Module, path: Path, *, cmvn: Mapping[str, Any] | None
+) -> Checkpoint:
     """Copy the ``encoder`` weights of the checkpoint at ``path`` into ``model.encoder``.
 
     Every model family builds its speech encoder as ``model.encoder`` (one
