@@ -247,9 +247,9 @@ def init_encoder_from(
     encoder of an AED, monotonic or transducer ST model: the usual ASR pre-training of speech
     translation, which on a small corpus and a CPU budget is what makes the ST models learn to
     read the audio at all.  Only the encoder is copied; heads, decoders and predictors keep
-    their fresh initialisation.  The encoders' configs must be equal, and so must the
-    features' CMVN statistics (an encoder trained on other normalised features is not the same
-    function), else a ``ValueError`` says which field differs.
+    their fresh initialisation.  The encoders' configs must be equal (but for dropout), and so
+    must the features' CMVN statistics (an encoder trained on other normalised features is not
+    the same function), else a ``ValueError`` says which field differs.
 
     Returns the source checkpoint (its step and metrics say what was copied).
     """
@@ -259,8 +259,11 @@ def init_encoder_from(
         raise ValueError(f"{type(model).__name__} has no `encoder` to initialise from {path}.")
     theirs = source.model_config.get("encoder")
     ours = _encoder_config_dict(encoder)
-    if theirs is not None and ours is not None and dict(theirs) != ours:
-        diff = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    diff = []
+    if theirs is not None and ours is not None:
+        keys = (set(ours) | set(theirs)) - {"dropout_p"}  # training-only: no weights, same function
+        diff = sorted(k for k in keys if ours.get(k) != theirs.get(k))
+    if diff:
         raise ValueError(
             f"{path}: its encoder config differs from this model's in {diff} "
             f"(theirs {[theirs.get(k) for k in diff]}, ours {[ours.get(k) for k in diff]})."
