@@ -15,21 +15,18 @@ point), and the oracle's latency as a dashed vertical line.
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simul.analysis.curves import ORACLE_LABEL, latency_values, plot_latency_quality
 from simul.io import atomic_write_bytes, atomic_write_text
 from simul.sweep.config import SweepConfig, expand
 from simul.sweep.runner import ORACLE_DIR, RUNS_DIR, finished_result
 
 __all__ = ["ORACLE_LABEL", "gather", "markdown_table", "plot_curves", "write_outputs"]
-
-#: The label of the oracle's row.
-ORACLE_LABEL = "oracle"
 
 
 def gather(config: SweepConfig) -> pd.DataFrame:
@@ -75,42 +72,18 @@ def markdown_table(table: pd.DataFrame, columns: list[str]) -> str:
 
 
 def plot_curves(table: pd.DataFrame, config: SweepConfig) -> Figure:
-    """Quality against each latency axis, plain and computation-aware (see the module doc)."""
-    quality = config.quality_metric
-    variants = [""] + (["_CA"] if config.computation_aware else [])
-    axes_names = [(axis, variant) for axis in config.latency_axes for variant in variants]
-    columns = len(variants)
-    rows = math.ceil(len(axes_names) / columns)
-    figure = Figure(figsize=(6.5 * columns, 4.8 * rows), layout="constrained")
+    """Quality against each latency axis, plain and computation-aware (see the module doc).
+
+    The curves are :func:`simul.analysis.plot_latency_quality`'s; the oracle line is the oracle
+    row's latency.
+    """
     curves = table[table["label"] != ORACLE_LABEL] if "label" in table else table
     oracle = table[table["label"] == ORACLE_LABEL] if "label" in table else table.iloc[:0]
-    for index, (axis, variant) in enumerate(axes_names):
-        plot = figure.add_subplot(rows, columns, index + 1)
-        x_name = f"{axis}{variant}"
-        for (label, segment_ms), group in curves.groupby(["label", "segment_ms"], sort=False):
-            if x_name not in group or quality not in group:
-                continue
-            group = group.dropna(subset=[x_name, quality]).sort_values(x_name)
-            if group.empty:
-                continue
-            name = f"{label} ({int(segment_ms)} ms)"
-            if len(group) == 1:
-                plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
-            else:
-                plot.plot(group[x_name], group[quality], marker="o", label=name)
-            for _, point in group.iterrows():
-                if point.get("varied"):
-                    plot.annotate(str(point["varied"]).split("=")[-1], (point[x_name], point[quality]),
-                                  textcoords="offset points", xytext=(3, 3), fontsize=7)  # fmt: skip
-        if axis in oracle and not oracle[axis].isna().all():
-            plot.axvline(float(oracle[axis].iloc[0]), color="gray", linestyle="--", label=f"oracle {axis}")
-        kind = "computation-aware" if variant else "non computation-aware"
-        plot.set_xlabel(f"{x_name} (ms)")
-        plot.set_ylabel(quality)
-        plot.set_title(f"{config.name}: {quality} vs {axis}, {kind}", fontsize=10)
-        plot.grid(alpha=0.3)
-        plot.legend(fontsize=7)
-    return figure
+    return plot_latency_quality(
+        curves, quality=config.quality_metric, latency_axes=config.latency_axes,
+        computation_aware=config.computation_aware, title=config.name,
+        oracle=latency_values(oracle.iloc[0]) if not oracle.empty else None,
+    )  # fmt: skip
 
 
 def write_outputs(config: SweepConfig, table: pd.DataFrame) -> list[Path]:
