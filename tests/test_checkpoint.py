@@ -158,3 +158,19 @@ def test_init_encoder_from_refuses_other_encoders_and_features(
         init_encoder_from(same, path, cmvn=None)
     with pytest.raises(ValueError, match="has no `encoder`"):
         init_encoder_from(torch.nn.Linear(2, 2), path, cmvn=checkpoint.cmvn)
+
+
+def test_init_encoder_from_reaches_the_monotonic_translators_encoder(
+    spm_bytes: bytes, tmp_path: Path
+) -> None:
+    from simul.models.monotonic import MonotonicTranslator
+    from simul.models.monotonic import tiny as mma_tiny
+
+    checkpoint, transducer = _checkpoint(spm_bytes)
+    save_checkpoint(tmp_path / "asr.pt", checkpoint)
+    config = mma_tiny()
+    config = dataclasses.replace(config, aed=dataclasses.replace(config.aed, vocab_size=40))
+    mma = MonotonicTranslator(config)
+    init_encoder_from(mma, tmp_path / "asr.pt", cmvn=checkpoint.cmvn)
+    for name, tensor in transducer.encoder.state_dict().items():
+        assert torch.equal(mma.state_dict()[f"aed.encoder.{name}"], tensor), name

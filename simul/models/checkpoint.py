@@ -254,10 +254,9 @@ def init_encoder_from(
     Returns the source checkpoint (its step and metrics say what was copied).
     """
     source = load_checkpoint(path)
-    encoder = getattr(model, "encoder", None)
-    if not isinstance(encoder, nn.Module):
-        raise ValueError(f"{type(model).__name__} has no `encoder` to initialise from {path}.")
-    theirs = source.model_config.get("encoder")
+    encoder = _encoder_of(model, f"{type(model).__name__}")
+    source_encoder = _encoder_of(build_model(source), f"the model of {path}")
+    theirs = _encoder_config_dict(source_encoder)
     ours = _encoder_config_dict(encoder)
     diff = []
     if theirs is not None and ours is not None:
@@ -273,15 +272,17 @@ def init_encoder_from(
             f"{path}: its encoder was trained on features with other CMVN statistics than "
             "`data.cmvn` of this run; use the same CMVN file."
         )
-    weights = {
-        name.removeprefix("encoder."): tensor
-        for name, tensor in source.state_dict.items()
-        if name.startswith("encoder.")
-    }
-    if not weights:
-        raise ValueError(f"{path}: its state dict has no `encoder.*` weights.")
-    encoder.load_state_dict(weights)  # strict: a missing or extra weight is an error naming it
+    # strict: a missing or extra weight is an error naming it
+    encoder.load_state_dict(source_encoder.state_dict())
     return source
+
+
+def _encoder_of(model: nn.Module, what: str) -> nn.Module:
+    """``model.encoder`` (every family has one; the monotonic translator through a property)."""
+    encoder = getattr(model, "encoder", None)
+    if not isinstance(encoder, nn.Module):
+        raise ValueError(f"{what} has no `encoder` to initialise or to initialise from.")
+    return encoder
 
 
 def _encoder_config_dict(encoder: nn.Module) -> dict[str, Any] | None:

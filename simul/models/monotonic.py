@@ -49,6 +49,7 @@ from torch import Tensor, nn
 from simul.models import aed
 from simul.models.aed import AedConfig, AttentionEncoderDecoder
 from simul.models.aed_decoder import DecoderCache
+from simul.models.encoder import Encoder
 from simul.models.monotonic_attention import (
     DEFAULT_THRESHOLD,
     ExpectedAlignment,
@@ -228,6 +229,11 @@ class MonotonicTranslator(nn.Module):
 
         self.aed = AttentionEncoderDecoder(config.aed, cross_attention=cross_attention)
         self.register_buffer("training_steps", torch.zeros((), dtype=torch.long))
+
+    @property
+    def encoder(self) -> Encoder:
+        """The AED's speech encoder (what ``model.init_encoder_from`` initialises)."""
+        return self.aed.encoder
 
     @property
     def num_decoder_layers(self) -> int:
