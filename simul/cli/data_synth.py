@@ -22,6 +22,7 @@ import json
 import logging
 import textwrap
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from simul.data.synth import GrammarConfig, SynthSentence, generate_sentences
 from simul.data.tts import speaker_table
 from simul.io import atomic_write_text
 
-__all__ = ["SIZES", "CorpusSize", "add_parser", "run", "segments_from_sentences"]
+__all__ = ["SIZES", "CorpusSize", "add_parser", "build_corpus", "run", "segments_from_sentences"]
 
 logger = logging.getLogger(__name__)
 
@@ -185,31 +186,64 @@ def _deal(counts: dict[str, int]) -> dict[str, slice]:
     return slices
 
 
-def run(args: argparse.Namespace) -> int:
-    size = SIZES[args.size]
-    grammar = _grammar_config(args)
-    talk_config = TalkConfig(
-        segments_per_talk=args.segments_per_talk, noise_snr_db=args.noise_snr_db, jobs=args.jobs
-    )
-    langs = list(dict.fromkeys(args.langs))
+def build_corpus(
+    out_dir: Path,
+    *,
+    size: str = "tiny",
+    seed: int = 0,
+    langs: Sequence[str] = ("de", "es"),
+    splits: Sequence[str] = _SPLITS,
+    grammar: GrammarConfig | None = None,
+    talk_config: TalkConfig | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Build the built-in benchmark into ``out_dir`` (what ``simul data synth`` does).
+
+    Args:
+        out_dir: corpus root to create (MuST-C's ``en-xx/data``).
+        size: a name in :data:`SIZES`.
+        seed: seeds text, voices, gaps and noise.
+        langs: target languages to write.
+        splits: splits to write (any of ``train``, ``dev``, ``test``).
+        grammar: the grammar knobs (default: ``GrammarConfig()``).
+        talk_config: talk assembly and synthesis settings (default: ``TalkConfig()``).
+        progress: show progress bars.
+        overwrite: replace splits that ``out_dir`` already holds.
+
+    Returns:
+        The record also written to ``out_dir/manifest.json`` (settings, per-split counts).
+
+    Raises:
+        ValueError: an unknown size or split, or a split already there without ``overwrite``.
+    """
+    if size not in SIZES:
+        raise ValueError(f"`size` must be one of {sorted(SIZES)}, but is {size!r} instead.")
+    unknown = sorted(set(splits) - set(_SPLITS))
+    if unknown:
+        raise ValueError(f"`splits` must be among {list(_SPLITS)}, but has {unknown}.")
+    counts = SIZES[size]
+    grammar = grammar if grammar is not None else GrammarConfig()
+    talk_config = talk_config if talk_config is not None else TalkConfig()
+    langs = list(dict.fromkeys(langs))
     started = time.perf_counter()
-    sentences = generate_sentences(grammar, sum(size.segments.values()), seed=args.seed)
-    voices = speaker_table(sum(size.speakers.values()), seed=args.seed)
-    sentence_slices, voice_slices = _deal(size.segments), _deal(size.speakers)
-    splits: dict[str, Any] = {}
-    for split in (s for s in _SPLITS if s in args.splits):
+    sentences = generate_sentences(grammar, sum(counts.segments.values()), seed=seed)
+    voices = speaker_table(sum(counts.speakers.values()), seed=seed)
+    sentence_slices, voice_slices = _deal(counts.segments), _deal(counts.speakers)
+    written: dict[str, Any] = {}
+    for split in (s for s in _SPLITS if s in splits):
         manifest = write_split(
-            args.out_dir,
+            out_dir,
             split,
             segments_from_sentences(sentences[sentence_slices[split]], langs),
             voices[voice_slices[split]],
-            seed=args.seed,
+            seed=seed,
             target_langs=langs,
             config=talk_config,
-            progress=not args.no_progress,
-            overwrite=args.overwrite,
+            progress=progress,
+            overwrite=overwrite,
         )
-        splits[split] = {
+        written[split] = {
             "segments": manifest.num_segments,
             "talks": manifest.num_talks,
             "speakers": len(manifest.speakers),
@@ -223,16 +257,28 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     record = {
         "command": "simul data synth",
-        "size": args.size,
-        "seed": args.seed,
+        "size": size,
+        "seed": seed,
         "langs": langs,
         "grammar": dataclasses.asdict(grammar),
         # Without `jobs`: the files, this one included, must not depend on it.
         "talks": {k: v for k, v in dataclasses.asdict(talk_config).items() if k != "jobs"},
-        "splits": splits,
+        "splits": written,
     }
     atomic_write_text(
-        Path(args.out_dir) / "manifest.json", json.dumps(record, indent=2, sort_keys=True) + "\n"
+        Path(out_dir) / "manifest.json", json.dumps(record, indent=2, sort_keys=True) + "\n"
     )
-    logger.info("wrote %s in %.1f s", args.out_dir, time.perf_counter() - started)
+    logger.info("wrote %s in %.1f s", out_dir, time.perf_counter() - started)
+    return record
+
+
+def run(args: argparse.Namespace) -> int:
+    talk_config = TalkConfig(
+        segments_per_talk=args.segments_per_talk, noise_snr_db=args.noise_snr_db, jobs=args.jobs
+    )
+    build_corpus(
+        args.out_dir, size=args.size, seed=args.seed, langs=args.langs, splits=args.splits,
+        grammar=_grammar_config(args), talk_config=talk_config, progress=not args.no_progress,
+        overwrite=args.overwrite,
+    )  # fmt: skip
     return 0
