@@ -23,8 +23,9 @@ For each training config (its ``trainer.output_dir``):
 
 Oracle latency (the floor of each stream, on the same instances): a translation word when the
 last source word aligned to it ends (:func:`simul.data.oracle.oracle_outputs`, what ``simul data
-oracle`` scores), a transcript word when it ends (:func:`transcript_oracle_outputs`).  It needs
-the gold word times and alignments of a corpus built by ``simul data synth``.  The oracle's delays
+oracle`` scores), a transcript word when it ends
+(:func:`simul.data.oracle.transcript_oracle_outputs`).  It needs the gold word times and
+alignments of a corpus built by ``simul data synth``.  The oracle's delays
 are exact word ends; a system reading 320 ms segments can only write at their ends.
 
 The table (``OUTPUT/table.tsv``, full precision, and ``OUTPUT/table.md``): one row per model and
@@ -48,10 +49,9 @@ import pandas as pd
 import torch
 
 from policies import build_policy
-from simul.data.instance import Instance, samples_to_ms
-from simul.data.oracle import oracle_outputs
+from simul.data.instance import Instance
+from simul.data.oracle import oracle_outputs, transcript_oracle_outputs
 from simul.data.readers import detect_format, read_corpus_split
-from simul.eval.records import InstanceOutput, StreamOutput
 from simul.eval.report import write_scores
 from simul.eval.scoring import Scores, ScoringConfig, score
 from simul.io import atomic_write_text
@@ -146,55 +146,6 @@ def model_runs(config_paths: Sequence[Path], *, root: Path = Path(".")) -> list[
             f"but read {sorted(corpora)}."
         )
     return runs
-
-
-def transcript_oracle_outputs(instances: Sequence[Instance]) -> list[InstanceOutput]:
-    """The transcript's oracle: each source word written when it ends, as stream ``asr``.
-
-    The floor of a streaming recogniser that never guesses a word before hearing all of it, the
-    ASR counterpart of :func:`simul.data.oracle.oracle_outputs`.
-
-    Args:
-        instances: instances with gold ``source_words`` (times in samples), in corpus order.
-
-    Returns:
-        One ``InstanceOutput`` per instance with the transcript as prediction and reference.
-
-    Raises:
-        ValueError: an instance lacks word times, or they are not its transcript's words.
-    """
-    outputs = []
-    for index, instance in enumerate(instances):
-        if instance.source_words is None:
-            raise ValueError(
-                f"instance {instance.id!r} must have gold source word times (a corpus built by "
-                "`simul data synth`), but has none."
-            )
-        words = [span.word for span in instance.source_words]
-        if words != instance.source_text.split():
-            raise ValueError(
-                f"instance {instance.id!r}: its timed words {words} must be the words of its "
-                f"transcript {instance.source_text!r}, but differ."
-            )
-        delays = tuple(
-            samples_to_ms(span.end_sample, instance.sample_rate) for span in instance.source_words
-        )
-        stream = StreamOutput(
-            prediction=instance.source_text, delays=delays, elapsed=(),
-            reference=instance.source_text,
-        )  # fmt: skip
-        outputs.append(
-            InstanceOutput(
-                index=index,
-                source_type="speech",
-                source_length=instance.duration_ms,
-                streams={"asr": stream},
-                source=str(instance.audio_path),
-                extra={"id": instance.id},
-                origin=f"oracle {instance.id}",
-            )
-        )
-    return outputs
 
 
 def _oracle_latency(

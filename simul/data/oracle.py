@@ -14,6 +14,9 @@ Definition, for target word ``t`` of language ``lang``:
   (nothing to wait for: it could be emitted at once, e.g. an article);
 * delays are made non-decreasing, ``delay(t) = max(raw(0), ..., raw(t))``: a real system emits in
   order, so a word cannot leave before the words ahead of it.
+
+The transcript has its oracle too (:func:`transcript_oracle_outputs`): each source word is due
+when it ends, the floor of a streaming recogniser that never guesses a word before hearing it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from simul.data.instance import Instance, samples_to_ms
 from simul.eval.records import InstanceOutput, StreamOutput
 
-__all__ = ["oracle_delays_ms", "oracle_outputs"]
+__all__ = ["oracle_delays_ms", "oracle_outputs", "transcript_oracle_outputs"]
 
 
 def oracle_delays_ms(instance: Instance, lang: str) -> list[float]:
@@ -111,6 +114,55 @@ def oracle_outputs(instances: Sequence[Instance], lang: str) -> list[InstanceOut
                         prediction=text, delays=tuple(delays), elapsed=(), reference=text
                     )
                 },
+                source=str(instance.audio_path),
+                extra={"id": instance.id},
+                origin=f"oracle {instance.id}",
+            )
+        )
+    return outputs
+
+
+def transcript_oracle_outputs(instances: Sequence[Instance]) -> list[InstanceOutput]:
+    """The transcript's oracle: each source word written when it ends, as stream ``asr``.
+
+    The floor of a streaming recogniser that never guesses a word before hearing all of it, the
+    ASR counterpart of :func:`oracle_outputs`.
+
+    Args:
+        instances: instances with gold ``source_words`` (times in samples), in corpus order.
+
+    Returns:
+        One ``InstanceOutput`` per instance with the transcript as prediction and reference.
+
+    Raises:
+        ValueError: an instance lacks word times, or they are not its transcript's words.
+    """
+    outputs = []
+    for index, instance in enumerate(instances):
+        if instance.source_words is None:
+            raise ValueError(
+                f"instance {instance.id!r} must have gold source word times (a corpus built by "
+                "`simul data synth`), but has none."
+            )
+        words = [span.word for span in instance.source_words]
+        if words != instance.source_text.split():
+            raise ValueError(
+                f"instance {instance.id!r}: its timed words {words} must be the words of its "
+                f"transcript {instance.source_text!r}, but differ."
+            )
+        delays = tuple(
+            samples_to_ms(span.end_sample, instance.sample_rate) for span in instance.source_words
+        )
+        stream = StreamOutput(
+            prediction=instance.source_text, delays=delays, elapsed=(),
+            reference=instance.source_text,
+        )  # fmt: skip
+        outputs.append(
+            InstanceOutput(
+                index=index,
+                source_type="speech",
+                source_length=instance.duration_ms,
+                streams={"asr": stream},
                 source=str(instance.audio_path),
                 extra={"id": instance.id},
                 origin=f"oracle {instance.id}",

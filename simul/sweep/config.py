@@ -105,7 +105,8 @@ class OracleSection:
     enabled: bool = False
     """Compute it (corpora built by ``simul data synth``/``tts``)."""
     lang: str = "de"
-    """Target language whose oracle delays are scored."""
+    """Target language whose oracle delays are scored; ``data.src_lang`` scores the transcript's
+    (each source word when it ends, stream ``asr``: the floor of an ASR curve)."""
 
 
 @dataclass(kw_only=True)

@@ -46,6 +46,7 @@ __all__ = [
     "eval_arguments",
     "execute_run",
     "finished_result",
+    "oracle_identity",
     "run_oracle",
     "run_sweep",
 ]
@@ -154,9 +155,15 @@ def execute_run(spec: RunSpec, output_dir: str) -> dict[str, Any]:
     return result
 
 
+def oracle_identity(config: SweepConfig) -> dict[str, Any]:
+    """What makes two oracle runs the same (``OUTPUT/oracle/result.json`` records it)."""
+    return {"data": OmegaConf.to_container(OmegaConf.structured(config.data)),
+            "lang": config.oracle.lang, "latency_metrics": list(config.latency_metrics)}  # fmt: skip
+
+
 def run_oracle(config: SweepConfig) -> dict[str, Any]:
     """Score the oracle delays of the sweep's instances; write ``OUTPUT/oracle/`` (once)."""
-    from simul.data.oracle import oracle_outputs
+    from simul.data.oracle import oracle_outputs, transcript_oracle_outputs
     from simul.data.readers.mustc import read_mustc
     from simul.eval.log_io import write_instances_log
     from simul.eval.report import write_scores
@@ -164,17 +171,18 @@ def run_oracle(config: SweepConfig) -> dict[str, Any]:
 
     directory = Path(config.output_dir) / ORACLE_DIR
     data, lang = config.data, config.oracle.lang
-    identity = {"data": OmegaConf.to_container(OmegaConf.structured(data)), "lang": lang,
-                "latency_metrics": list(config.latency_metrics)}  # fmt: skip
+    identity = oracle_identity(config)
     done = finished_result(directory)
     if done is not None and done.get("identity") == identity:
         return done
-    instances = read_mustc(Path(data.dir), data.split, src_lang=data.src_lang, tgt_langs=[lang])
+    transcript = lang == data.src_lang  # the transcript's oracle, stream `asr`
+    tgt_langs = [] if transcript else [lang]
+    instances = read_mustc(Path(data.dir), data.split, src_lang=data.src_lang, tgt_langs=tgt_langs)
     if data.max_instances is not None:
         instances = instances[: data.max_instances]
     if not instances:
         raise ValueError(f"the oracle found no instance in split {data.split!r} of {data.dir}.")
-    records = oracle_outputs(instances, lang)
+    records = transcript_oracle_outputs(instances) if transcript else oracle_outputs(instances, lang)
     scores = score(records, ScoringConfig(latency_metrics=tuple(config.latency_metrics), quality_metrics=()))
     write_instances_log(directory, records)
     write_scores(directory, scores, corpus=data.dir, split=data.split, lang=lang, num_instances=len(records))
