@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 
 from simul import __version__
-from simul.cli import data, eval, score, sweep, train
+from simul.cli import data, demo, eval, score, sweep, train
 
-_COMMANDS = (score, data, train, eval, sweep)
+_COMMANDS = (score, data, train, eval, sweep, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
