@@ -130,6 +130,8 @@ def test_the_oracle_of_the_st_stream_is_its_language():
     assert oracle_latency(table.iloc[:2], "st") == {"LAAL": 300.0}  # the only one
     assert oracle_latency(table, "de") == {"LAAL": 300.0}
     assert oracle_latency(table, "asr") == {}
+    transcript = pd.DataFrame({"label": [ORACLE_LABEL], "stream": ["asr"], "LAAL": [200.0]})
+    assert oracle_latency(transcript, "st") == {} and oracle_latency(transcript, "asr") == {"LAAL": 200.0}
 
 
 def test_pareto_front_by_hand():

@@ -202,8 +202,9 @@ def stream_quality_metric(table: pd.DataFrame, stream: str) -> str | None:
 def oracle_latency(table: pd.DataFrame, stream: str, *, oracle_lang: str | None = None) -> dict[str, float]:
     """The oracle's latency values (``{"LAAL": ...}``) for ``stream``, or ``{}`` without an oracle.
 
-    The oracle's streams are named by language (``de``): the one of the ``st`` stream is
-    ``oracle_lang``, or the oracle's only stream when it has one.
+    The oracle's translation streams are named by language (``de``; the transcript's is
+    ``asr``): the one of the ``st`` stream is ``oracle_lang``, or, without it, the oracle's only
+    translation stream when it has one.
     """
     if "label" not in table:
         return {}
@@ -212,8 +213,9 @@ def oracle_latency(table: pd.DataFrame, stream: str, *, oracle_lang: str | None 
     if rows.empty and stream == "st":
         if oracle_lang is not None:
             rows = oracle[oracle["stream"] == oracle_lang]
-        elif oracle["stream"].nunique() == 1:
-            rows = oracle
+        else:
+            translations = oracle[oracle["stream"] != "asr"]
+            rows = translations if translations["stream"].nunique() == 1 else rows
     return {} if rows.empty else latency_values(rows.iloc[0])
 
 
