@@ -87,8 +87,16 @@ def test_eval_options_select_instances_segments_and_model_settings(
         str(corpus), "--model", "toy", "--policy", "waitk", "--set", "policy.k=2",
         "--set", "model.ms_per_word=320", "--set", "model.pieces_per_word=1",
         "--set", "policy.segment_ms=500", "--max-instances", "2", "--output", str(out), "--no-progress",
+        "--threads", "1",
     ]  # fmt: skip
-    assert _run(argv) == 0
+    threads = torch.get_num_threads()
+    try:
+        assert _run(argv) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    inputs = json.loads((out / "scores.json").read_text())["provenance"]["inputs"]
+    assert inputs["torch_threads"] == 1
     records = read_instances_log(out)
     assert len(records) == 2
     assert records[0].streams["st"].delays[:2] == (1000.0, 1300.0)  # wait-2 on 500 ms segments
@@ -103,6 +111,7 @@ def test_eval_options_select_instances_segments_and_model_settings(
         (["--set", "model.nope=1"], "toy model options"),
         (["--split", "dev"], r"`--split` must be one of the splits .*\['test'\]"),
         (["--segment-ms", "200", "--set", "policy.segment_ms=300"], "disagree"),
+        (["--threads", "0"], "`--threads` must be >= 1"),
     ],
 )
 def test_bad_options_are_clear_errors(
