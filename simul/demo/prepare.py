@@ -74,8 +74,8 @@ DEMO_SIZES = {
     ),
     "small": DemoSize(
         recipe=_REPO_ROOT / "experiments" / "asr_tt_small.yaml",
-        spm_prefix="spm_bpe512",
-        spm=SpmConfig(vocab_size=512, model_type="bpe"),
+        spm_prefix="spm_en_bpe128",
+        spm=SpmConfig(vocab_size=128, model_type="bpe"),
     ),
 }
 
