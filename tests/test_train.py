@@ -15,7 +15,7 @@ from simul.models.families import MODEL_FAMILIES
 from simul.models.transducer import Transducer
 from simul.train import load_train_config, train
 from simul.train.config import TrainConfig
-from simul.train.schedule import lr_factor
+from simul.train.schedule import encoder_lr_factor, lr_factor
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
@@ -94,6 +94,19 @@ def test_schedules_warm_up_then_decay() -> None:
         lr_factor(20, schedule="step", **common)
 
 
+def test_the_encoder_is_frozen_then_ramped_up_at_its_scale() -> None:
+    common = {"base": 0.8, "scale": 0.5, "freeze_steps": 10, "rewarmup_steps": 4}
+    assert encoder_lr_factor(0, **common) == 0.0
+    assert encoder_lr_factor(9, **common) == 0.0
+    assert encoder_lr_factor(10, **common) == pytest.approx(0.8 * 0.5 / 4)
+    assert encoder_lr_factor(12, **common) == pytest.approx(0.8 * 0.5 * 3 / 4)
+    assert encoder_lr_factor(13, **common) == pytest.approx(0.4)
+    assert encoder_lr_factor(99, **common) == pytest.approx(0.4)
+    assert encoder_lr_factor(0, base=0.3, scale=0.1, freeze_steps=0, rewarmup_steps=0) == (
+        pytest.approx(0.03)
+    )
+
+
 def test_a_tiny_run_writes_checkpoints_tensorboard_and_a_scored_test_split(
     corpus: TinyCorpus, tmp_path: Path
 ) -> None:
@@ -163,3 +176,22 @@ def test_an_encoder_initialised_from_another_run_starts_from_its_weights(
     for name, tensor in source.state_dict.items():
         same = torch.allclose(tensor, started.state_dict[name], rtol=0, atol=1e-6)
         assert same == name.startswith("encoder."), name
+
+
+def test_a_frozen_encoder_stays_put_then_trains(corpus: TinyCorpus, tmp_path: Path) -> None:
+    options = ("data.test_split=null", "trainer.validate_every_steps=100", "trainer.max_steps=3",
+               "optim.freeze_encoder_steps=2", "optim.warmup_steps=0", "optim.lr=1e-2")  # fmt: skip
+
+    def after(steps: int) -> dict[str, torch.Tensor]:
+        train(tiny_run_config(corpus, tmp_path / "run", *options), stop_after_steps=steps)
+        return load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt").state_dict
+
+    one, two, three = after(1), after(2), after(3)
+    for name in one:
+        frozen = name.startswith("encoder.")
+        assert torch.equal(one[name], two[name]) == frozen, name  # the rest learns meanwhile
+    # Past the freeze (resumed, too), the encoder learns.
+    assert any(not torch.equal(two[n], three[n]) for n in two if n.startswith("encoder."))
+    with pytest.raises(ValueError, match="freeze_encoder_steps"):
+        load_train_config(None, ["data.corpus_dir=c", "data.spm_model=s",
+                                 "trainer.output_dir=o", "optim.freeze_encoder_steps=-1"])  # fmt: skip

@@ -110,6 +110,10 @@ class OptimSection:
     """Clip the global gradient norm to this (0: no clipping)."""
     grad_accumulation: int = 1
     """Batches whose gradients are summed before each optimiser step (per process)."""
+    encoder_lr_scale: float = 1.0
+    """The encoder's learning rate relative to the rest of the model (e.g. 0.1 for a pre-trained encoder)."""
+    freeze_encoder_steps: int = 0
+    """Keep the encoder frozen for the first N updates (fresh heads learn on a pre-trained encoder), then ramp its rate up over ``warmup_steps``."""
 
 
 @dataclass(kw_only=True)
@@ -188,6 +192,11 @@ class TrainConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"`{name}` must be > 0, but is {value} instead.")
+        if self.optim.encoder_lr_scale < 0 or self.optim.freeze_encoder_steps < 0:
+            raise ValueError(
+                f"`optim.encoder_lr_scale` and `optim.freeze_encoder_steps` must be >= 0, but are "
+                f"{self.optim.encoder_lr_scale} and {self.optim.freeze_encoder_steps} instead."
+            )
         if self.optim.warmup_steps < 0 or self.optim.clip_grad_norm < 0:
             raise ValueError(
                 f"`optim.warmup_steps` and `optim.clip_grad_norm` must be >= 0, but are "

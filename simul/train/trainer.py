@@ -56,7 +56,7 @@ from simul.train.data import (
 )
 from simul.train.distributed import DistributedContext, init_distributed, shutdown_distributed
 from simul.train.evaluate import evaluate, metric_name, write_evaluation
-from simul.train.schedule import lr_factor
+from simul.train.schedule import encoder_lr_factor, lr_factor
 
 __all__ = ["TrainResult", "train"]
 
@@ -125,23 +125,29 @@ class _Trainer:
                 "encoder initialised from %s (step %d)", config.model.init_encoder_from, source.step
             )
         self.model = self.model.to(self.device)
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
         optim = config.optim
+        self.encoder_params = self._encoder_parameters()
+        encoder_ids = {id(p) for p in self.encoder_params}
+        rest = [p for p in self.model.parameters() if id(p) not in encoder_ids]
+        groups = []  # (parameters, weight decay, is the encoder's)
+        for params, is_encoder in ((rest, False), (self.encoder_params, True)):
+            groups.append(([p for p in params if p.dim() >= 2], optim.weight_decay, is_encoder))
+            groups.append(([p for p in params if p.dim() < 2], 0.0, is_encoder))
+        groups = [group for group in groups if group[0]]
         self.optimizer = torch.optim.AdamW(
-            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}],
+            [{"params": params, "weight_decay": decay} for params, decay, _ in groups],
             lr=optim.lr,
             betas=(optim.betas[0], optim.betas[1]),
             eps=optim.eps,
-            weight_decay=optim.weight_decay,
         )
+        base = partial(
+            lr_factor, schedule=optim.schedule, warmup_steps=optim.warmup_steps,
+            max_steps=trainer.max_steps, min_lr_ratio=optim.min_lr_ratio,
+        )  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            partial(
-                lr_factor, schedule=optim.schedule, warmup_steps=optim.warmup_steps,
-                max_steps=trainer.max_steps, min_lr_ratio=optim.min_lr_ratio,
-            ),
-        )  # fmt: skip
+            [partial(self._encoder_factor, base) if is_encoder else base for *_, is_encoder in groups],
+        )
         cuda = self.device.type == "cuda"
         self.amp_dtype = torch.float16 if trainer.amp_dtype == "float16" else torch.bfloat16
         self.use_amp = trainer.amp and cuda
@@ -162,6 +168,37 @@ class _Trainer:
         self.writer = (
             SummaryWriter(str(self.output_dir / "tensorboard")) if context.is_main else None
         )
+
+    def _encoder_parameters(self) -> list[nn.Parameter]:
+        """The encoder's parameters when its rate differs from the rest's (else none: one schedule)."""
+        optim = self.config.optim
+        if optim.encoder_lr_scale == 1.0 and optim.freeze_encoder_steps == 0:
+            return []
+        encoder = getattr(self.model, "encoder", None)
+        if not isinstance(encoder, nn.Module):
+            raise ValueError(
+                f"`optim.encoder_lr_scale` and `optim.freeze_encoder_steps` need a model with an "
+                f"`encoder`, but the {self.config.model.family!r} family's "
+                f"{type(self.model).__name__} has none."
+            )
+        return list(encoder.parameters())
+
+    def _encoder_factor(self, base, step: int) -> float:
+        optim = self.config.optim
+        return encoder_lr_factor(
+            step, base=base(step), scale=optim.encoder_lr_scale,
+            freeze_steps=optim.freeze_encoder_steps, rewarmup_steps=optim.warmup_steps,
+        )  # fmt: skip
+
+    def _update_encoder_frozen(self) -> None:
+        """Skip the frozen encoder's backward pass: half of a step's compute (one process only:
+        DDP fixes its gradient set when it wraps the model, and then the encoder's rate of 0
+        alone freezes it)."""
+        if not self.encoder_params or self.context.world_size > 1:
+            return
+        trainable = self.step >= self.config.optim.freeze_encoder_steps
+        for parameter in self.encoder_params:
+            parameter.requires_grad_(trainable)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -305,6 +342,7 @@ class _Trainer:
     def _train_step(self, micro_batches: list) -> dict[str, float]:
         """One optimiser step over the micro-batches; returns scalars for logging."""
         self.ddp_model.train()
+        self._update_encoder_frozen()
         totals: dict[str, float] = {"loss": 0.0, "utterances": 0.0, "tokens": 0.0}
         for index, (_, batch) in enumerate(micro_batches):
             torch.manual_seed(
