@@ -49,6 +49,7 @@ __all__ = [
     "Checkpoint",
     "build_model",
     "cmvn_to_dict",
+    "encoder_of",
     "init_encoder_from",
     "load_checkpoint",
     "save_checkpoint",
@@ -254,8 +255,9 @@ def init_encoder_from(
     Returns the source checkpoint (its step and metrics say what was copied).
     """
     source = load_checkpoint(path)
-    encoder = _encoder_of(model, f"{type(model).__name__}")
-    source_encoder = _encoder_of(build_model(source), f"the model of {path}")
+    purpose = "to initialise or to initialise from"
+    encoder = encoder_of(model, f"{type(model).__name__}", purpose)
+    source_encoder = encoder_of(build_model(source), f"the model of {path}", purpose)
     theirs = _encoder_config_dict(source_encoder)
     ours = _encoder_config_dict(encoder)
     diff = []
@@ -277,11 +279,15 @@ def init_encoder_from(
     return source
 
 
-def _encoder_of(model: nn.Module, what: str) -> nn.Module:
-    """``model.encoder`` (every family has one; the monotonic translator through a property)."""
+def encoder_of(model: nn.Module, what: str, purpose: str) -> nn.Module:
+    """``model.encoder`` (every family has one; the monotonic translator through a property).
+
+    Raises:
+        ValueError: it has none; the message names ``what`` the model is and the ``purpose``.
+    """
     encoder = getattr(model, "encoder", None)
     if not isinstance(encoder, nn.Module):
-        raise ValueError(f"{what} has no `encoder` to initialise or to initialise from.")
+        raise ValueError(f"{what} has no `encoder` {purpose}.")
     return encoder
 
 

@@ -40,6 +40,7 @@ from simul.models.checkpoint import (
     Checkpoint,
     build_model,
     cmvn_to_dict,
+    encoder_of,
     init_encoder_from,
     load_checkpoint,
     save_checkpoint,
@@ -174,14 +175,9 @@ class _Trainer:
         optim = self.config.optim
         if optim.encoder_lr_scale == 1.0 and optim.freeze_encoder_steps == 0:
             return []
-        encoder = getattr(self.model, "encoder", None)
-        if not isinstance(encoder, nn.Module):
-            raise ValueError(
-                f"`optim.encoder_lr_scale` and `optim.freeze_encoder_steps` need a model with an "
-                f"`encoder`, but the {self.config.model.family!r} family's "
-                f"{type(self.model).__name__} has none."
-            )
-        return list(encoder.parameters())
+        what = f"the {self.config.model.family!r} family's {type(self.model).__name__}"
+        purpose = "for `optim.encoder_lr_scale` and `optim.freeze_encoder_steps`"
+        return list(encoder_of(self.model, what, purpose).parameters())
 
     def _encoder_factor(self, base, step: int) -> float:
         optim = self.config.optim
@@ -197,8 +193,9 @@ class _Trainer:
         if not self.encoder_params or self.context.world_size > 1:
             return
         trainable = self.step >= self.config.optim.freeze_encoder_steps
-        for parameter in self.encoder_params:
-            parameter.requires_grad_(trainable)
+        if self.encoder_params[0].requires_grad != trainable:  # only at the start and the thaw
+            for parameter in self.encoder_params:
+                parameter.requires_grad_(trainable)
 
     # -- checkpoints -------------------------------------------------------------------------
 
