@@ -132,7 +132,8 @@ def _as_waveform(samples: torch.Tensor | np.ndarray) -> torch.Tensor:
 class FbankExtractor:
     """Offline features of a whole waveform: fairseq2's fbank converter, then optional CMVN.
 
-    Thread-safe: fairseq2's data pipeline calls one extractor from several threads.
+    Thread-safe: fairseq2's data pipeline calls one extractor from several threads (see
+    :meth:`_initialize_fft_tables` for what makes that true).
 
     Example:
         >>> extractor = FbankExtractor(FbankConfig())
@@ -161,6 +162,23 @@ class FbankExtractor:
             dtype=torch.float32,
         )
         self._sample_rate = float(config.sample_rate)
+        self._initialize_fft_tables()
+
+    def _initialize_fft_tables(self) -> None:
+        """Run the converter once on a single frame, so that no later call races to set it up.
+
+        Why: fairseq2n computes the frames of one call in parallel (TBB ``parallel_for``), and its
+        kaldi-native-fbank FFT (Ooura's ``rdft``) fills its twiddle tables lazily, on its first
+        call, in the converter's shared work arrays.  Several frames computed at once on a fresh
+        converter could read half-written tables: a few frames came out wrong (up to 9 in
+        normalised log-mel) in about one fresh converter in ten on an idle 2-core machine, and
+        one in a few hundred on a busy one.  A single frame is one TBB task, computed on the
+        calling thread; after it the tables are only read, so calls (and fairseq2's parallel
+        data-pipeline threads) cannot disturb each other.  ``tests/test_features_stress.py``
+        checks thousands of fresh extractors bit for bit.
+        """
+        one_frame = torch.zeros(self.config.frame_length_samples, 1, dtype=torch.float32)
+        self._converter({"waveform": one_frame, "sample_rate": self._sample_rate})
 
     def __call__(self, samples: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Features of a mono waveform at ``config.sample_rate``.
