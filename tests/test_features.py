@@ -22,6 +22,8 @@ from simul.data.instance import Instance
 CONFIG = FbankConfig()
 EXTRACTOR = FbankExtractor(CONFIG)
 STREAMING = StreamingFbank(CONFIG)
+KALDI_EXTRACTOR = FbankExtractor(FbankConfig(causal_framing=False))
+KALDI_STREAMING = StreamingFbank(FbankConfig(causal_framing=False))
 
 
 def _speechlike(num_samples: int, seed: int, sample_rate: int = 16_000) -> np.ndarray:
@@ -47,29 +49,62 @@ def _instance(path: Path, offset: int, num_samples: int, sample_rate: int, name:
 
 
 @settings(max_examples=60, deadline=None)
-@given(num_samples=st.integers(0, 4_000), sample_rate=st.sampled_from([8_000, 16_000]))
-def test_frame_count_rule_matches_fairseq2(num_samples: int, sample_rate: int) -> None:
-    config = FbankConfig(sample_rate=sample_rate)
+@given(
+    num_samples=st.integers(0, 4_000),
+    sample_rate=st.sampled_from([8_000, 16_000]),
+    causal=st.booleans(),
+)
+def test_frame_count_rule_matches_fairseq2(num_samples: int, sample_rate: int, causal: bool) -> None:
+    config = FbankConfig(sample_rate=sample_rate, causal_framing=causal)
     frames = FbankExtractor(config)(torch.zeros(num_samples))
     assert frames.shape == (config.num_frames(num_samples), 80)
-    if num_samples >= config.frame_length_samples:
-        length, shift = config.frame_length_samples, config.frame_shift_samples
+    length, shift = config.frame_length_samples, config.frame_shift_samples
+    if causal:  # frames end on shift boundaries
+        assert frames.shape[0] == num_samples // shift
+    elif num_samples >= length:
         assert frames.shape[0] == 1 + (num_samples - length) // shift
+    # num_samples_needed inverts num_frames: the last frame exists exactly from that sample on
+    count = frames.shape[0]
+    needed = config.num_samples_needed(count)
+    assert needed <= num_samples and config.num_frames(needed) == count
+    assert config.num_frames(needed - 1) == count - 1 if count else needed == 0
 
 
 def test_frame_sizes_at_16k() -> None:
     assert (CONFIG.frame_length_samples, CONFIG.frame_shift_samples) == (400, 160)
-    assert [CONFIG.num_frames(n) for n in (0, 399, 400, 559, 560, 16_000)] == [0, 0, 1, 1, 2, 98]
+    counts = [CONFIG.num_frames(n) for n in (0, 159, 160, 319, 320, 5_120, 16_000)]
+    assert counts == [0, 0, 1, 1, 2, 32, 100]
+    assert CONFIG.num_samples_needed(32) == 5_120  # a 32-frame chunk is complete at 320 ms
+    kaldi = FbankConfig(causal_framing=False)
+    counts = [kaldi.num_frames(n) for n in (0, 399, 400, 559, 560, 16_000)]
+    assert counts == [0, 0, 1, 1, 2, 98]
+    assert kaldi.num_samples_needed(32) == 5_360  # 15 ms after the chunk's end
 
 
-def test_features_equal_kaldi_reference() -> None:
-    """Independent oracle: torchaudio's Kaldi fbank with the same options (no dither)."""
+def test_settings_stored_without_causal_framing_read_as_kaldi() -> None:
+    """Checkpoints and CMVN files from before the field keep the features they were trained on."""
+    stored = FbankConfig(causal_framing=False).to_dict()
+    del stored["causal_framing"]
+    assert FbankConfig.from_dict(stored) == FbankConfig(causal_framing=False)
+    assert FbankConfig.from_dict(CONFIG.to_dict()) == CONFIG
+    with pytest.raises(ValueError, match="causal_framing"):
+        FbankConfig(causal_framing="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_features_equal_kaldi_reference(causal: bool) -> None:
+    """Independent oracle: torchaudio's Kaldi fbank with the same options (no dither).
+
+    Causal framing is Kaldi's framing of the signal preceded by 240 zero samples.
+    """
     kaldi = pytest.importorskip("torchaudio.compliance.kaldi")
     waveform = torch.from_numpy(_speechlike(8_000, seed=1))
+    padded = torch.cat([torch.zeros(240), waveform]) if causal else waveform
     expected = kaldi.fbank(
-        waveform.unsqueeze(0) * 32_768, num_mel_bins=80, dither=0.0, sample_frequency=16_000
+        padded.unsqueeze(0) * 32_768, num_mel_bins=80, dither=0.0, sample_frequency=16_000
     )
-    torch.testing.assert_close(EXTRACTOR(waveform), expected, atol=2e-3, rtol=1e-4)
+    extractor = FbankExtractor(FbankConfig(causal_framing=causal))
+    torch.testing.assert_close(extractor(waveform), expected, atol=2e-3, rtol=1e-4)
 
 
 @settings(max_examples=60, deadline=None)
@@ -77,24 +112,31 @@ def test_features_equal_kaldi_reference() -> None:
     num_samples=st.integers(0, 6_000),
     seed=st.integers(0, 2**16),
     chunk_sizes=st.lists(st.integers(0, 900), min_size=1, max_size=40),
+    causal=st.booleans(),
 )
-def test_streaming_equals_offline(num_samples: int, seed: int, chunk_sizes: list[int]) -> None:
+def test_streaming_equals_offline(
+    num_samples: int, seed: int, chunk_sizes: list[int], causal: bool
+) -> None:
+    config = FbankConfig(causal_framing=causal)
+    streaming, extractor = (STREAMING, EXTRACTOR) if causal else (KALDI_STREAMING, KALDI_EXTRACTOR)
     waveform = torch.from_numpy(_speechlike(num_samples, seed))
     if not any(chunk_sizes):  # empty chunks are allowed, but something must arrive eventually
         chunk_sizes = [*chunk_sizes, num_samples + 1]
-    state = STREAMING.initial_state()
+    state = streaming.initial_state()
     pieces, start, turn = [], 0, 0
     while start < num_samples:
         size = chunk_sizes[turn % len(chunk_sizes)]
-        frames, state = STREAMING.step(state, waveform[start : start + size])
-        assert state.leftover.numel() < CONFIG.frame_length_samples
+        frames, state = streaming.step(state, waveform[start : start + size])
+        assert state.leftover.numel() < config.frame_length_samples
+        # every frame the audio so far allows is out, and none more
+        assert state.num_frames == config.num_frames(min(start + size, num_samples))
         pieces.append(frames)
         start += size
         turn += 1
     streamed = torch.cat(pieces) if pieces else torch.zeros(0, 80)
-    offline = EXTRACTOR(waveform)
+    offline = extractor(waveform)
     assert streamed.shape == offline.shape
-    torch.testing.assert_close(streamed, offline, atol=1e-5, rtol=0)
+    assert torch.equal(streamed, offline)
     assert state.num_samples == num_samples
     assert state.num_frames == offline.shape[0]
 
@@ -232,6 +274,9 @@ def test_cmvn_command_on_a_mustc_layout_corpus(tmp_path: Path) -> None:
     assert args.run(args) == 0
     cmvn = Cmvn.load(tmp_path / "cmvn.npz", CONFIG)
     assert cmvn.num_frames == CONFIG.num_frames(12_800) + CONFIG.num_frames(14_400)
+    kaldi = parser.parse_args(["cmvn", str(tmp_path), "--split", "train", "--kaldi-framing"])
+    assert kaldi.run(kaldi) == 0  # for fairseq S2T models: their features' framing
+    assert Cmvn.load(tmp_path / "cmvn.npz").fbank_config == FbankConfig(causal_framing=False)
 
 
 # --- audio ----------------------------------------------------------------------------------
@@ -250,7 +295,7 @@ def test_resampling_22050_to_16k_path(tmp_path: Path) -> None:
     expected = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16_000) / 16_000)
     np.testing.assert_allclose(waveform.numpy()[200:-200], expected[200:-200], atol=2e-3)
     features = EXTRACTOR(waveform)
-    assert features.shape == (98, 80)
+    assert features.shape == (100, 80)
     peak_bin = int(features.mean(dim=0).argmax())
     reference_bin = int(
         EXTRACTOR(torch.from_numpy(expected.astype(np.float32))).mean(dim=0).argmax()

@@ -48,9 +48,10 @@ def test_a_full_context_encoder_needs_reencoding_to_see_anything_before_the_end(
     encoder = Encoder(dataclasses.replace(tiny(), chunk_size_frames=None)).eval()
     waveform = 0.1 * torch.randn(16_000, generator=torch.Generator().manual_seed(1))
     streamed = _stream(EncoderFrontEnd(encoder, FbankConfig()), waveform, 320)
-    assert [f.shape[0] for f in streamed] == [0, 0, 0, 24]
+    assert [f.shape[0] for f in streamed] == [0, 0, 0, 25]  # 100 fbank frames in 1 s
     reencoded = _stream(EncoderFrontEnd(encoder, FbankConfig(), reencode=True), waveform, 320)
-    assert [f.shape[0] for f in reencoded] == [7, 15, 23, 24]
+    # each 320 ms segment completes 8 encoder frames of 40 ms (causal framing: no frame waits)
+    assert [f.shape[0] for f in reencoded] == [8, 16, 24, 25]
     torch.testing.assert_close(streamed[-1], reencoded[-1], atol=1e-5, rtol=1e-5)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policies import AlignAtt, TransducerEmission, WaitK
 from simul.data.features.fbank import FbankConfig, FbankExtractor
@@ -17,7 +21,9 @@ from simul.models.transducer import Transducer
 from simul.models.transducer_search import SearchConfig, TransducerSearch
 from simul.streaming import simulate_waveform
 from simul.streaming.adapters import load_streaming_model, target_streams, toy_model
+from simul.streaming.tokens import Token
 from simul.streaming.transducer import TransducerStreamingModel
+from simul.streaming.words import WordAssembler
 
 _TEXTS = ["the cat sat on the mat", "a dog ran to the park", "birds sing in the trees"] * 4
 
@@ -119,3 +125,84 @@ def test_target_streams_and_the_toy_builder() -> None:
     assert toy_model({"ms_per_word": 200}).model.config.ms_per_word == 200
     with pytest.raises(ValueError, match="toy model options"):
         toy_model({"ms_per_wrd": 200})
+
+
+# --- streamed = emitted: the framing adds no delay (issue 14) --------------------------------
+
+
+def _chunk_ms(transducer: Transducer) -> int:
+    """A chunk's duration: chunk_size_frames encoder frames of 4 fbank frames of 10 ms."""
+    return transducer.config.encoder.chunk_size_frames * 4 * 10
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    duration_ms=st.integers(300, 2_400),
+    seed=st.integers(0, 2**16),
+    segments_per_chunk=st.sampled_from([None, 1.0, 2.0, 0.5, 0.625, 1.5]),
+)
+def test_streamed_tokens_come_at_the_end_of_the_first_segment_that_covers_their_chunk(
+    transducer: Transducer,
+    tokenizer: Tokenizer,
+    duration_ms: int,
+    seed: int,
+    segments_per_chunk: float | None,
+) -> None:
+    """The native policy writes each token when the segment that completes its chunk arrives.
+
+    With the segment as long as the chunk, a token's streamed delay is exactly its emission time
+    (the audio its chunk needs); with other segment sizes S it is the end of the first segment
+    that covers that audio, ``min(S * ceil(emitted / S), |X|)``; never later (no framing delay).
+    The one exception is the utterance's last, partial chunk: its frames exist ``|X| mod 10`` ms
+    (under one fbank shift) before the source ends, but the chunk is encoded when it ends.
+    """
+    chunk_ms = _chunk_ms(transducer)
+    segment_ms = chunk_ms if segments_per_chunk is None else int(chunk_ms * segments_per_chunk)
+    generator = torch.Generator().manual_seed(seed)
+    waveform = 0.1 * torch.randn(duration_ms * 16, generator=generator)
+    offline = TransducerSearch(transducer, SearchConfig(max_symbols_per_frame=2)).decode(
+        FbankExtractor(FbankConfig())(waveform)
+    )
+    result = simulate_waveform(
+        _model(transducer, tokenizer), TransducerEmission(segment_ms=segment_ms, whole_words=False),
+        waveform,
+    )  # fmt: skip
+    assert [c.token.id for c in result.tokens] == [t.token_id for t in offline]
+    for committed, emitted in zip(result.tokens, offline, strict=True):
+        expected = min(segment_ms * math.ceil(emitted.source_ms / segment_ms), duration_ms)
+        assert committed.source_ms == expected
+        if segment_ms == chunk_ms and emitted.source_ms % chunk_ms == 0:  # a complete chunk
+            assert committed.source_ms == emitted.source_ms
+        elif segment_ms == chunk_ms:  # the last, partial chunk: decoded once the source ends
+            assert committed.source_ms == duration_ms and duration_ms - emitted.source_ms < 10
+
+
+def test_streamed_words_equal_their_emission_times_at_the_chunk_size(
+    transducer: Transducer, tokenizer: Tokenizer
+) -> None:
+    """Word delays (the scorer's unit) too: each word at its last piece's emission time."""
+    chunk_ms = _chunk_ms(transducer)
+    transducer = copy.deepcopy(transducer)  # biased to emit blank or one of a few word pieces
+    pieces = [i for i in range(tokenizer.vocab_size) if tokenizer.id_to_piece(i).startswith("▁")]
+    with torch.no_grad():
+        transducer.joiner.output.bias.fill_(-20.0)
+        transducer.joiner.output.bias[[tokenizer.blank_id, *pieces[:3]]] = 0.0
+    waveform = _waveform(seconds=2.0)  # 12.5 chunks: the last, partial one ends with the source
+    offline = TransducerSearch(transducer, SearchConfig(max_symbols_per_frame=2)).decode(
+        FbankExtractor(FbankConfig())(waveform)
+    )
+    words = WordAssembler(streams=("asr",))  # the loop's word rules, at emission times
+    emitted = []
+    for token in offline:
+        piece = Token(id=token.token_id, piece=tokenizer.id_to_piece(token.token_id),
+                      ends_sentence=token.token_id == tokenizer.eos_id)  # fmt: skip
+        emitted += words.add(piece, float(token.source_ms), 0.0)
+    emitted += words.close()
+    assert len(emitted) > 3, "the random model must write words for this test to mean anything"
+    result = simulate_waveform(
+        _model(transducer, tokenizer), TransducerEmission(segment_ms=chunk_ms, whole_words=False),
+        waveform,
+    )  # fmt: skip
+    assert [(w.text, w.source_ms) for w in result.words("asr")] == [
+        (w.text, w.source_ms) for w in emitted
+    ]

@@ -9,6 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simul.data.features.fbank import FbankConfig
 from simul.models.transducer import Transducer, tiny
 from simul.models.transducer_search import SearchConfig, SearchToken, TransducerSearch
 
@@ -63,14 +64,18 @@ def test_streaming_search_equals_offline_search_over_random_chunkings(
         assert list(search.decode_encoded(frames[0].detach(), num_frames)) == offline
 
 
-def test_tokens_are_stamped_with_the_end_of_their_chunk() -> None:
-    search = TransducerSearch(MODEL, SearchConfig(max_symbols_per_frame=2))
+@pytest.mark.parametrize("causal", [True, False])
+def test_tokens_are_stamped_with_the_end_of_their_chunk(causal: bool) -> None:
+    fbank_config = FbankConfig(causal_framing=causal)
+    search = TransducerSearch(MODEL, SearchConfig(max_symbols_per_frame=2), fbank_config=fbank_config)
     tokens = search.decode(torch.randn(150, 80, generator=torch.Generator().manual_seed(1)))
     assert len(tokens) > 10
     chunk = MODEL.config.encoder.chunk_size_frames  # 4 encoder frames = 16 fbank frames
     for token in tokens:
         needed = min(4 * chunk * (token.frame_index // chunk + 1), 150)
-        assert token.source_ms == (needed - 1) * 10 + 25
+        # causal framing: a chunk of n fbank frames is complete at n * 10 ms, its own end;
+        # Kaldi's framing: its last 25 ms window ends 15 ms later
+        assert token.source_ms == (needed * 10 if causal else (needed - 1) * 10 + 25)
     frames = [token.frame_index for token in tokens]
     assert frames == sorted(frames)
     assert max(frames.count(frame) for frame in set(frames)) <= 2  # max_symbols_per_frame
@@ -85,7 +90,7 @@ def test_a_full_context_model_emits_everything_at_the_end_of_the_utterance() -> 
     state, tokens = search.advance(state, features)
     assert tokens == ()  # nothing can be encoded before the utterance ends
     state, tokens = search.finish(state)
-    assert tokens and {token.source_ms for token in tokens} == {60 * 10 + 25}
+    assert tokens and {token.source_ms for token in tokens} == {61 * 10}  # all 61 frames
 
 
 def test_beam_search_commits_only_what_every_hypothesis_agrees_on() -> None:

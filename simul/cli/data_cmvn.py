@@ -56,12 +56,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="rate audio is resampled to before the fbank, in Hz "
         f"(default: {_DEFAULTS.sample_rate})",
     )
+    parser.add_argument(
+        "--kaldi-framing",
+        action="store_true",
+        help="Kaldi's framing (frame k ends 15 ms after 10*(k+1) ms), for models trained on it "
+        "such as fairseq S2T ones (default: causal framing, frames end on 10 ms boundaries)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     instances = read_mustc(args.corpus_dir, args.split, src_lang=args.src_lang, tgt_langs=())
-    fbank_config = FbankConfig(num_mel_bins=args.num_mel_bins, sample_rate=args.sample_rate)
+    fbank_config = FbankConfig(
+        num_mel_bins=args.num_mel_bins,
+        sample_rate=args.sample_rate,
+        causal_framing=not args.kaldi_framing,
+    )
     cmvn = compute_cmvn(instances, fbank_config)
     out = args.out if args.out is not None else args.corpus_dir / "cmvn.npz"
     cmvn.save(out)

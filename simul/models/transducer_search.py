@@ -13,8 +13,10 @@ the encoder frame that emitted it and ``source_ms``, the audio that must have ar
 frame can exist.  With chunks of C encoder frames, frame ``j`` needs fbank frames up to the end
 of its chunk, ``n = 4 * C * (j // C + 1)`` (:mod:`simul.models.subsampling` gives 4 fbank
 frames per encoder frame); the last, partial chunk and every frame of a full-context model
-need all ``N`` fbank frames of the utterance, so ``n = min(4 * C * (j // C + 1), N)``.  Fbank frame
-``n - 1`` is complete at ``(n - 1) * shift_ms + length_ms`` (10 and 25 ms).  The stamps depend on
+need all ``N`` fbank frames of the utterance, so ``n = min(4 * C * (j // C + 1), N)``.  Fbank frames
+``0 .. n - 1`` are complete once :meth:`FbankConfig.num_samples_needed` of ``n`` samples have arrived:
+at ``n * 10`` ms with causal framing (a 320 ms chunk at 320 ms), at ``(n - 1) * 10 + 25`` ms with
+Kaldi's (15 ms after the chunk's end).  The stamps depend on
 the model, not on how the input was cut into pieces, so streaming and offline agree (tested).
 
 Greedy (``beam_size == 1``): at each step the argmax class; blank ends the frame.
@@ -206,7 +208,7 @@ class TransducerSearch:
             chunk_end = SUBSAMPLING_FACTOR * chunk_size * (frame_index // chunk_size + 1)
             needed = min(chunk_end, num_fbank_frames)
         config = self.fbank_config
-        return (needed - 1) * config.frame_shift_ms + config.frame_length_ms
+        return config.num_samples_needed(needed) * 1000 // config.sample_rate
 
     # -- one frame ---------------------------------------------------------------------------
 

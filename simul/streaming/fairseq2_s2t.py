@@ -9,7 +9,8 @@ only ``decoding.mode: hypothesis`` is offered (the loop branches states, and one
 shared by two branches).  Everything else is
 :class:`~simul.streaming.attention_decoder.AttentionDecoderStreamingModel`'s.
 
-Features: Kaldi fbank (:class:`~simul.data.features.fbank.FbankConfig`, 80 bins for fairseq S2T)
+Features: Kaldi fbank with Kaldi's framing (:class:`~simul.data.features.fbank.FbankConfig` with
+``causal_framing=False``, 80 bins for fairseq S2T)
 with a global CMVN (:class:`~simul.data.features.cmvn.Cmvn`, fairseq's ``GlobalCMVN``) or none.
 fairseq's per-utterance CMVN needs the whole utterance and has no streaming equivalent.
 
@@ -20,7 +21,8 @@ ids must be the model's, as fairseq's S2T vocabularies are: ``<s>``=0, ``<pad>``
 Example:
     >>> model = load_s2t_model(S2TTransformerConfig(...), Path("checkpoint.pt"))
     >>> streaming = fairseq2_streaming_model(model, Tokenizer(Path("spm.model")),
-    ...                                      fbank=FbankConfig(), cmvn=Cmvn.load(Path("cmvn.npz")))
+    ...                                      fbank=FbankConfig(causal_framing=False),
+    ...                                      cmvn=Cmvn.load(Path("cmvn.npz")))
     >>> result = simulate(streaming, AlignAtt(frames=4), instance)
 """
 
@@ -171,7 +173,8 @@ def fairseq2_streaming_model(
     Args:
         model: the fairseq2 model (its cross-attention gets exposed).
         tokenizer: its SentencePiece vocabulary.
-        fbank: its features (``num_mel_bins`` must be the model's fbank channels).
+        fbank: its features (``num_mel_bins`` must be the model's fbank channels; fairseq S2T
+            models were trained on Kaldi's framing, ``FbankConfig(causal_framing=False)``).
         cmvn: global CMVN of the features, or ``None``.
         decoding: search settings (``mode`` must be hypothesis).
         start_ids: the decoder's start tokens; default ``(tokenizer.eos_id,)``.

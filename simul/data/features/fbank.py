@@ -5,18 +5,32 @@ no dither, no energy, log mel energies) as computed by fairseq2's ``WaveformToFb
 (kaldi-native-fbank inside fairseq2n); the speech-translation literature (fairseq S2T, ESPnet,
 SimulEval agents) uses the same features.
 
-Frame count rule (Kaldi with ``snip_edges=true``): a signal of ``N`` samples has
-``0`` frames when ``N < L`` and ``1 + (N - L) // S`` frames otherwise, where ``L`` is the frame
-length and ``S`` the frame shift in samples (400 and 160 at 16 kHz).  Frame ``k`` covers samples
-``[k * S, k * S + L)`` and depends on nothing else, so no frame ever looks past its window and
-samples after the last full frame are dropped.
+Framing (``L`` the frame length and ``S`` the shift in samples, 400 and 160 at 16 kHz):
+
+- **causal** (``FbankConfig.causal_framing``, the default): the signal is preceded by ``L - S``
+  zero samples (15 ms), so frame ``k`` covers samples ``[(k + 1) * S - L, (k + 1) * S)`` and *ends*
+  on a shift boundary, at ``10 * (k + 1)`` ms.  A signal of ``N`` samples has ``N // S`` frames,
+  and any ``n`` frames depend only on the first ``n * S`` samples.  Why: a model that consumes its
+  input in chunks of ``c`` frames (a 320 ms transducer chunk is 32 fbank frames) can compute a
+  chunk the moment ``c * 10`` ms of audio have arrived, so a 320 ms source segment completes a
+  320 ms chunk instead of leaving its last frame waiting 15 ms for the next segment (which cost
+  every streamed transducer word a whole extra segment before this framing existed).
+- **Kaldi** (``causal_framing=False``, ``compute-fbank-feats`` with ``snip_edges=true``; fairseq
+  S2T models and checkpoints or CMVN files written before the field existed): frame ``k`` covers
+  ``[k * S, k * S + L)``; ``N`` samples give ``0`` frames when ``N < L`` and ``1 + (N - L) // S``
+  otherwise, and ``n`` frames need ``(n - 1) * S + L`` samples.
+
+Either way a frame depends on its window only, so no frame ever looks past it, and samples after
+the last full frame wait for the next chunk.  :meth:`FbankConfig.num_samples_needed` gives the
+audio that ``n`` frames need; the transducer's time stamps use it.
 
 Why streaming equals offline: :class:`StreamingFbank` keeps the samples from the start of the
-next frame on (always fewer than ``L``) and runs the very same :class:`FbankExtractor` on
-``leftover + new chunk``; since the buffer starts on a frame boundary, a frame of the buffer is
-exactly a frame of the whole signal.  Concatenating the frames returned over any chunking gives
-the offline features of the whole signal (tested with hypothesis over random chunkings), and frame
-``k`` is returned as soon as sample ``k * S + L`` has arrived.
+next frame on (always fewer than ``L``; at the start, the causal framing's zero padding) and runs
+the very same converter on ``leftover + new chunk``; since the buffer starts on a frame boundary
+of the padded signal, a frame of the buffer is exactly a frame of the whole signal.
+Concatenating the frames returned over any chunking gives the offline features of the whole
+signal (tested with hypothesis over random chunkings, bit for bit), and frame ``k`` is returned
+as soon as the samples it needs have arrived.
 """
 
 from __future__ import annotations
@@ -54,6 +68,10 @@ class FbankConfig:
     """Rate the waveform is resampled to before the fbank, in Hz."""
     waveform_scale: float = 32_768.0
     """Factor applied to [-1, 1] float samples first (2**15: Kaldi's and fairseq's int16 scale)."""
+    causal_framing: bool = True
+    """Frames end on frame-shift boundaries (``L - S`` zero samples first; see the module doc);
+    ``False`` is Kaldi's framing, that of fairseq S2T models and of settings stored without this
+    field."""
 
     def __post_init__(self) -> None:
         if self.num_mel_bins <= 0:
@@ -80,6 +98,10 @@ class FbankConfig:
             )
         if not self.waveform_scale > 0:
             raise ValueError(f"`waveform_scale` must be > 0, but is {self.waveform_scale} instead.")
+        if not isinstance(self.causal_framing, bool):
+            raise ValueError(
+                f"`causal_framing` must be true or false, but is {self.causal_framing!r} instead."
+            )
 
     @property
     def frame_length_samples(self) -> int:
@@ -91,11 +113,30 @@ class FbankConfig:
         """The hop S between frame starts, in samples (160 at 16 kHz)."""
         return self.sample_rate * self.frame_shift_ms // 1000
 
-    def num_frames(self, num_samples: int) -> int:
-        """Frames in a signal of ``num_samples`` samples (Kaldi, snip_edges: see the module doc)."""
-        if num_samples < self.frame_length_samples:
+    @property
+    def padding_samples(self) -> int:
+        """Zero samples before the signal: ``L - S`` (240 at 16 kHz) when causal, else 0."""
+        if not self.causal_framing:
             return 0
-        return 1 + (num_samples - self.frame_length_samples) // self.frame_shift_samples
+        return self.frame_length_samples - self.frame_shift_samples
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames in a signal of ``num_samples`` samples (see the module doc)."""
+        padded = num_samples + self.padding_samples
+        if padded < self.frame_length_samples:
+            return 0
+        return 1 + (padded - self.frame_length_samples) // self.frame_shift_samples
+
+    def num_samples_needed(self, num_frames: int) -> int:
+        """Samples of the signal that must have arrived before frame ``num_frames - 1`` exists.
+
+        The inverse of :meth:`num_frames`: ``num_frames * S`` when causal, ``(n - 1) * S + L``
+        with Kaldi's framing; 0 for no frame.
+        """
+        if num_frames <= 0:
+            return 0
+        end = (num_frames - 1) * self.frame_shift_samples + self.frame_length_samples
+        return end - self.padding_samples
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain JSON values."""
@@ -103,14 +144,19 @@ class FbankConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> FbankConfig:
-        """Rebuild from :meth:`to_dict`; an unknown key is an error."""
+        """Rebuild from :meth:`to_dict`; an unknown key is an error.
+
+        Settings stored before ``causal_framing`` existed were computed with Kaldi's framing, so a
+        missing ``causal_framing`` reads as ``False``: old checkpoints and CMVN files keep the
+        features they were trained on.
+        """
         known = {field.name for field in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(
                 f"`FbankConfig` keys must be among {sorted(known)}, but include {unknown} instead."
             )
-        return cls(**values)
+        return cls(**{"causal_framing": False, **values})
 
 
 def _as_waveform(samples: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -137,8 +183,8 @@ class FbankExtractor:
 
     Example:
         >>> extractor = FbankExtractor(FbankConfig())
-        >>> extractor(torch.zeros(16_000)).shape
-        torch.Size([98, 80])
+        >>> extractor(torch.zeros(16_000)).shape  # 1 s: 100 frames ending at 10, 20, ... 1000 ms
+        torch.Size([100, 80])
     """
 
     def __init__(self, config: FbankConfig, cmvn: Cmvn | None = None) -> None:
@@ -190,6 +236,13 @@ class FbankExtractor:
             (T, F) float32 with ``T == config.num_frames(N)`` and ``F == config.num_mel_bins``.
         """
         waveform = _as_waveform(samples)
+        padding = self.config.padding_samples
+        if padding:
+            waveform = torch.cat([waveform.new_zeros(padding), waveform])  # causal framing
+        return self._frames(waveform)
+
+    def _frames(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Kaldi frames (snip_edges) of ``waveform`` (N,) as given, then CMVN: (T, F)."""
         if waveform.numel() < self.config.frame_length_samples:
             frames = torch.zeros((0, self.config.num_mel_bins), dtype=torch.float32)
         else:
@@ -207,8 +260,9 @@ class StreamingFbankState:
     """Where a stream stands: the samples no frame has consumed yet, and counters.
 
     Attributes:
-        leftover: (K,) float32 samples from the start of the next frame on (K < frame length).
-        num_samples: samples received so far.
+        leftover: (K,) float32 samples from the start of the next frame on (K < frame length),
+            the causal framing's zero padding included at the start.
+        num_samples: samples received so far (padding not counted).
         num_frames: frames returned so far.
     """
 
@@ -227,9 +281,9 @@ class StreamingFbank:
     Example:
         >>> streaming = StreamingFbank(FbankConfig())
         >>> state = streaming.initial_state()
-        >>> frames, state = streaming.step(state, torch.zeros(320))  # too short: no frame yet
+        >>> frames, state = streaming.step(state, torch.zeros(320))  # 20 ms: two frames
         >>> frames.shape, state.leftover.shape
-        (torch.Size([0, 80]), torch.Size([320]))
+        (torch.Size([2, 80]), torch.Size([240]))
     """
 
     def __init__(self, config: FbankConfig, cmvn: Cmvn | None = None) -> None:
@@ -242,7 +296,9 @@ class StreamingFbank:
 
     def initial_state(self) -> StreamingFbankState:
         """The state of a stream before its first sample."""
-        return StreamingFbankState(leftover=torch.zeros(0, dtype=torch.float32))
+        return StreamingFbankState(
+            leftover=torch.zeros(self.config.padding_samples, dtype=torch.float32)
+        )
 
     def step(
         self, state: StreamingFbankState, samples: torch.Tensor | np.ndarray
@@ -258,8 +314,8 @@ class StreamingFbank:
         """
         chunk = _as_waveform(samples)
         buffer = torch.cat([state.leftover, chunk])  # (K + N,)
-        num_new_frames = self.config.num_frames(buffer.numel())
-        frames = self._extractor(buffer)  # (num_new_frames, F)
+        frames = self._extractor._frames(buffer)  # (T_new, F): the buffer is already padded
+        num_new_frames = frames.shape[0]
         consumed = num_new_frames * self.config.frame_shift_samples
         new_state = StreamingFbankState(
             leftover=buffer[consumed:].clone(),
