@@ -57,10 +57,12 @@ def test_the_demo_runs_every_stage_then_skips_them_and_resumes_training(
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     table = pd.read_csv(out / "results.tsv", sep="\t", keep_default_na=False, na_values=[""])
-    assert list(table["policy"]) == ["transducer", "waitk", "waitk", "oracle"]
-    assert list(table["params"].fillna("")) == ["", "k=2", "k=4", ""]
+    assert list(table["policy"]) == ["transducer", "waitk", "waitk", "oracle", "oracle"]
+    assert list(table["params"].fillna("")) == ["", "k=2", "k=4", "", ""]
     assert set(table["stream"]) == {"asr"}
-    systems, oracle = table.iloc[:3], table.iloc[3]
+    systems, oracle, segment_oracle = table.iloc[:3], table.iloc[3], table.iloc[4]
+    # the floor of 320 ms segments: every oracle delay rounded up to a segment's end
+    assert segment_oracle["segment_ms"] == 320 and segment_oracle["LAAL"] >= oracle["LAAL"]
     assert (systems["num_instances"] == NUM_TEST).all()
     assert systems["WER"].notna().all() and math.isnan(oracle["WER"])
     # The policies only delay what the search emits: the same words, later for a larger k.
@@ -77,7 +79,7 @@ def test_the_demo_runs_every_stage_then_skips_them_and_resumes_training(
     assert oracle["LAAL"] == pytest.approx(floor) and floor > 0
     assert math.isnan(oracle["LAAL_CA"])
     markdown = (out / "results.md").read_text()
-    assert markdown == first.markdown and len(markdown.splitlines()) == 2 + 4
+    assert markdown == first.markdown and len(markdown.splitlines()) == 2 + 5
     assert "| LAAL_CA |" in markdown.splitlines()[0]
 
     # Again: every stage is skipped, and the table is the same.

@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simul.data.instance import Instance, WordSpan
-from simul.data.oracle import oracle_delays_ms, oracle_outputs
+from simul.data.oracle import (
+    oracle_delays_ms,
+    oracle_outputs,
+    segment_delays_ms,
+    transcript_oracle_outputs,
+)
 from simul.eval.log_io import read_instances_log, write_instances_log
 
 SR = 16_000
@@ -220,3 +225,37 @@ def test_oracle_command_without_gold_times_writes_nothing(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="must have gold source word times"):
         _run_data(["oracle", str(tmp_path), "--output", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+# --- the oracle at a segment size --------------------------------------------------------------
+
+
+@given(
+    delays=st.lists(st.floats(0, 5_000, allow_nan=False), max_size=20),
+    segment_ms=st.integers(1, 1_000),
+    source_length_ms=st.floats(1, 6_000, allow_nan=False),
+)
+def test_segment_delays_are_the_first_segment_end_at_or_after_each_delay(
+    delays: list[float], segment_ms: int, source_length_ms: float
+) -> None:
+    delays = sorted(min(d, source_length_ms) for d in delays)
+    rounded = segment_delays_ms(delays, segment_ms, source_length_ms)
+    for delay, value in zip(delays, rounded, strict=True):
+        assert delay <= value <= source_length_ms
+        if value < source_length_ms:  # a segment's end, and the first one at or after the delay
+            assert value % segment_ms == 0 and value - segment_ms < delay <= value
+        else:  # the last segment ends with the source
+            assert source_length_ms - delay <= segment_ms
+    assert list(rounded) == sorted(rounded)
+
+
+def test_the_segment_oracle_rounds_the_exact_one_up_to_segment_ends() -> None:
+    # exact: 200 400 2000 2000 2000 2000 (verb-final); 320 ms segments of a 2200 ms source
+    exact = oracle_outputs([VERB_FINAL], "de")[0].streams["de"].delays
+    segment = oracle_outputs([VERB_FINAL], "de", segment_ms=320)[0].streams["de"].delays
+    assert exact == (200.0, 400.0, 2000.0, 2000.0, 2000.0, 2000.0)
+    assert segment == (320.0, 640.0, 2200.0, 2200.0, 2200.0, 2200.0)  # 2240 > |X| = 2200
+    transcript = transcript_oracle_outputs([VERB_FINAL], segment_ms=400)[0].streams["asr"].delays
+    assert transcript == (400.0, 400.0, 800.0, 1200.0, 1600.0, 2000.0)
+    with pytest.raises(ValueError, match="segment_ms"):
+        segment_delays_ms([1.0], 0, 10.0)

@@ -142,13 +142,18 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, co
     assert run_sweep(config, run=again).executed == () and again.calls == []
 
     table = gather(config)
-    assert list(table["label"]) == ["wait-k", "wait-k", "AlignAtt", "AlignAtt", "oracle"]
-    assert table.loc[table["label"] != "oracle", "BLEU"].tolist() == pytest.approx([100.0] * 4)
+    segment_oracles = [f"oracle @ {size} ms" for size in (280, 320, 560)]  # the grid's sizes
+    labels = ["wait-k", "wait-k", "AlignAtt", "AlignAtt", "oracle", *segment_oracles]
+    assert list(table["label"]) == labels
+    assert table.loc[table["policy"] != "oracle", "BLEU"].tolist() == pytest.approx([100.0] * 4)
+    segment_oracle = table[table["label"] == "oracle @ 320 ms"].iloc[0]
+    assert segment_oracle["segment_ms"] == 320
+    assert segment_oracle["AL"] >= table[table["label"] == "oracle"].iloc[0]["AL"]
     assert {"LAAL_CA", "AL_CA", "command", "run_id"} <= set(table.columns)
     waitk = table[table["label"] == "wait-k"].set_index("param.k")
     assert waitk.loc[3, "AL"] > waitk.loc[1, "AL"]  # waiting longer costs latency
     oracle = table[table["label"] == "oracle"].iloc[0]
-    assert oracle["AL"] <= table.loc[table["label"] != "oracle", "AL"].min()
+    assert oracle["AL"] <= table.loc[table["policy"] != "oracle", "AL"].min()
     # the command of a run reproduces it
     result = json.loads((tmp_path / "out" / RUNS_DIR / runs[0].run_id / RESULT_FILE).read_text())
     assert result["command"].startswith("simul eval ") and "--policy waitk" in result["command"]
@@ -161,7 +166,7 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, co
     assert [p.name for p in paths] == ["results.tsv", "results.md", "curves.png"]
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| wait-k | k=1 | 320 | st |" in paths[1].read_text()
-    assert len(pd.read_csv(paths[0], sep="\t")) == 5
+    assert len(pd.read_csv(paths[0], sep="\t")) == 8  # 4 runs, the oracle and 3 segment-size oracles
 
 
 def test_a_run_without_its_result_file_is_run_again(tmp_path, corpus):
@@ -200,6 +205,6 @@ def test_the_command_runs_gathers_and_can_use_submitits_local_executor(tmp_path,
     assert printed.startswith("| label | varied |") and "| wait-k | k=2 |" in printed
     assert (tmp_path / "out" / "submitit").is_dir() and (tmp_path / "out" / "curves.png").is_file()
     table = pd.read_csv(tmp_path / "out" / "results.tsv", sep="\t")
-    assert list(table["label"]) == ["wait-k", "oracle"]
+    assert list(table["label"]) == ["wait-k", "oracle", "oracle @ 320 ms"]
     gather_only = parser.parse_args(["sweep", str(path), "data.max_instances=2", "--gather-only"])
     assert gather_only.run(gather_only) == 0

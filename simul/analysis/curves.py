@@ -284,13 +284,16 @@ def plot_latency_quality(
     latency_axes: Sequence[str] = ("LAAL", "AL"),
     computation_aware: bool = True,
     oracle: Mapping[str, float] | None = None,
+    segment_oracles: Mapping[int, Mapping[str, float]] | None = None,
     title: str = "",
 ) -> Figure:
     """Quality against each latency axis, plain and (with ``computation_aware``) ``_CA``.
 
     One subplot per axis and variant: one line per (``label``, ``segment_ms``) through its
     points, sorted by latency and annotated with their varied value, a star for a one-point
-    curve, and the oracle's latency on that axis as a dashed vertical line.
+    curve, the oracle's latency on that axis as a dashed vertical line, and the oracle at each
+    segment size (every delay rounded up to a segment's end: the floor of that segment size's
+    curves) as a dotted one.
 
     Args:
         points: the curves' rows (no oracle row), columns as in the module doc.
@@ -298,9 +301,11 @@ def plot_latency_quality(
         latency_axes: the x columns' plain names.
         computation_aware: also draw each axis's ``_CA`` column.
         oracle: the oracle's latency by column name (:func:`oracle_latency`).
+        segment_oracles: the segment-size oracles' latencies, by segment size in ms.
         title: the plot's name, at the start of each subplot's title.
     """
     oracle = oracle or {}
+    segment_oracles = segment_oracles or {}
     variants = [""] + (["_CA"] if computation_aware else [])
     axes_names = [(axis, variant) for axis in latency_axes for variant in variants]
     columns = len(variants)
@@ -331,6 +336,10 @@ def plot_latency_quality(
                                   textcoords="offset points", xytext=(3, 3), fontsize=7)  # fmt: skip
         if axis in oracle:
             plot.axvline(oracle[axis], color="gray", linestyle="--", label=f"oracle {axis}")
+        for segment_ms, values in sorted(segment_oracles.items()):
+            if axis in values:
+                plot.axvline(values[axis], color="gray", linestyle=":",
+                             label=f"oracle {axis}, {segment_ms} ms segments")  # fmt: skip
         kind = "computation-aware" if variant else "non computation-aware"
         plot.set_xlabel(f"{x_name} (ms)")
         plot.set_ylabel(quality)

@@ -43,7 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "predecessor's delay; delays never decrease). Writes OUT/instances.log (one stream "
             "per language), OUT/config.yaml, and the latency scores (OUT/scores.tsv, "
             "scores.json, instance_scores.tsv), and prints the table. The delays are exact word "
-            "ends in ms: a system reading S ms segments can only write at multiples of S."
+            "ends in ms; a system reading S ms segments can only write at multiples of S, "
+            "which --segment-ms S accounts for (the floor of that segment size's curves)."
         ),
     )
     parser.add_argument("corpus_dir", type=Path, metavar="CORPUS_DIR",
@@ -57,8 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=LATENCY_METRICS, metavar="METRIC",
         help=f"latency metrics (default: {' '.join(ORACLE_LATENCY_METRICS)})",
     )  # fmt: skip
+    parser.add_argument("--segment-ms", type=int, default=None, metavar="MS",
+                        help="the oracle of a system reading MS ms segments: every delay rounded up "
+                        "to the end of its segment (default: the exact word ends)")  # fmt: skip
     parser.add_argument("--output", type=Path, default=None,
-                        help="output directory (default: CORPUS_DIR/oracle/SPLIT)")  # fmt: skip
+                        help="output directory (default: CORPUS_DIR/oracle/SPLIT, or "
+                        "CORPUS_DIR/oracle/SPLIT-MSms with --segment-ms)")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -67,18 +72,19 @@ def run(args: argparse.Namespace) -> int:
     instances = read_mustc(args.corpus_dir, args.split, src_lang=args.src_lang, tgt_langs=langs)
     if not instances:
         raise ValueError(f"{args.corpus_dir} split {args.split} holds no segments.")
-    by_lang = [oracle_outputs(instances, lang) for lang in langs]
+    by_lang = [oracle_outputs(instances, lang, segment_ms=args.segment_ms) for lang in langs]
     records = [  # one record per instance, with every language's stream
         dataclasses.replace(group[0], streams={k: v for r in group for k, v in r.streams.items()})
         for group in zip(*by_lang, strict=True)
     ]
-    output = args.output if args.output is not None else args.corpus_dir / "oracle" / args.split
+    name = args.split if args.segment_ms is None else f"{args.split}-{args.segment_ms}ms"
+    output = args.output if args.output is not None else args.corpus_dir / "oracle" / name
     config = ScoringConfig(latency_metrics=tuple(args.latency_metrics), quality_metrics=())
     scores = score(records, config)  # before writing anything: a failure leaves no files
     log = write_instances_log(output, records, primary_stream=langs[0])
     write_scores(
         output, scores, log=str(log), log_sha256=file_sha256(log),
-        corpus=str(args.corpus_dir), split=args.split,
+        corpus=str(args.corpus_dir), split=args.split, segment_ms=args.segment_ms,
     )  # fmt: skip
     print(format_scores(scores))
     logger.info("wrote %s and the scores beside it", log)

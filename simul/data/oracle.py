@@ -17,6 +17,13 @@ Definition, for target word ``t`` of language ``lang``:
 
 The transcript has its oracle too (:func:`transcript_oracle_outputs`): each source word is due
 when it ends, the floor of a streaming recogniser that never guesses a word before hearing it.
+
+**At a segment size** (``segment_ms``): a system that reads the source in segments of ``S`` ms can
+write only when a segment has arrived, so the floor of its curve is the oracle with every delay
+rounded up to the end of the segment that completes it, ``min(S * ceil(delay / S), |X|)`` (the last
+segment ends with the source).  Both oracles are worth drawing: the exact one is what the word
+order forces, the segment one what the word order and the segment size force together; a
+policy's distance to the latter is its own.
 """
 
 from __future__ import annotations
@@ -26,7 +33,28 @@ from collections.abc import Sequence
 from simul.data.instance import Instance, samples_to_ms
 from simul.eval.records import InstanceOutput, StreamOutput
 
-__all__ = ["oracle_delays_ms", "oracle_outputs", "transcript_oracle_outputs"]
+__all__ = ["oracle_delays_ms", "oracle_outputs", "segment_delays_ms", "transcript_oracle_outputs"]
+
+
+def segment_delays_ms(
+    delays_ms: Sequence[float], segment_ms: int, source_length_ms: float
+) -> tuple[float, ...]:
+    """Delays rounded up to the end of the ``segment_ms`` segment that completes each one.
+
+    A delay ``d`` becomes ``min(S * ceil(d / S), |X|)``: the audio a system reading ``S`` ms
+    segments has consumed when it could first write the word (see the module doc).
+
+    Examples:
+        >>> segment_delays_ms([0.0, 310.0, 320.0, 330.0, 990.0], 320, 1000.0)
+        (0.0, 320.0, 320.0, 640.0, 1000.0)
+    """
+    if isinstance(segment_ms, bool) or not isinstance(segment_ms, int) or segment_ms <= 0:
+        raise ValueError(f"`segment_ms` must be an int > 0, but is {segment_ms!r} instead.")
+    rounded = []
+    for delay in delays_ms:
+        segments = -(-delay // segment_ms)  # ceil, exact for whole-ms and fractional delays
+        rounded.append(min(float(segments * segment_ms), float(source_length_ms)))
+    return tuple(rounded)
 
 
 def oracle_delays_ms(instance: Instance, lang: str) -> list[float]:
@@ -85,7 +113,9 @@ def oracle_delays_ms(instance: Instance, lang: str) -> list[float]:
     return delays
 
 
-def oracle_outputs(instances: Sequence[Instance], lang: str) -> list[InstanceOutput]:
+def oracle_outputs(
+    instances: Sequence[Instance], lang: str, *, segment_ms: int | None = None
+) -> list[InstanceOutput]:
     """The oracle's records for the scorer: one stream named ``lang`` per instance.
 
     The stream is named by its language code (not ``"st"``) so that several target languages of
@@ -96,6 +126,8 @@ def oracle_outputs(instances: Sequence[Instance], lang: str) -> list[InstanceOut
     Args:
         instances: instances with word times and ``lang`` alignments, in corpus order.
         lang: the target language.
+        segment_ms: the oracle of a system reading segments of this size (see the module doc);
+            ``None``: the exact word ends.
 
     Returns:
         One ``InstanceOutput`` per instance, ``index`` its position in ``instances``.
@@ -104,6 +136,8 @@ def oracle_outputs(instances: Sequence[Instance], lang: str) -> list[InstanceOut
     for index, instance in enumerate(instances):
         text = instance.target_texts.get(lang, "")
         delays = oracle_delays_ms(instance, lang)
+        if segment_ms is not None:
+            delays = segment_delays_ms(delays, segment_ms, instance.duration_ms)
         outputs.append(
             InstanceOutput(
                 index=index,
@@ -122,7 +156,9 @@ def oracle_outputs(instances: Sequence[Instance], lang: str) -> list[InstanceOut
     return outputs
 
 
-def transcript_oracle_outputs(instances: Sequence[Instance]) -> list[InstanceOutput]:
+def transcript_oracle_outputs(
+    instances: Sequence[Instance], *, segment_ms: int | None = None
+) -> list[InstanceOutput]:
     """The transcript's oracle: each source word written when it ends, as stream ``asr``.
 
     The floor of a streaming recogniser that never guesses a word before hearing all of it, the
@@ -130,6 +166,7 @@ def transcript_oracle_outputs(instances: Sequence[Instance]) -> list[InstanceOut
 
     Args:
         instances: instances with gold ``source_words`` (times in samples), in corpus order.
+        segment_ms: the oracle of a system reading segments of this size; ``None``: exact.
 
     Returns:
         One ``InstanceOutput`` per instance with the transcript as prediction and reference.
@@ -153,6 +190,8 @@ def transcript_oracle_outputs(instances: Sequence[Instance]) -> list[InstanceOut
         delays = tuple(
             samples_to_ms(span.end_sample, instance.sample_rate) for span in instance.source_words
         )
+        if segment_ms is not None:
+            delays = segment_delays_ms(delays, segment_ms, instance.duration_ms)
         stream = StreamOutput(
             prediction=instance.source_text, delays=delays, elapsed=(),
             reference=instance.source_text,

@@ -18,7 +18,8 @@ Stages (:data:`STAGES`), each skipped when its output is complete (``skip`` in t
    The sweep evaluates a copy of the checkpoint named by its hash
    (``OUT_DIR/eval/checkpoint-HASH.pt``), so runs of an older checkpoint are never reused;
 4. ``oracle``: the oracle latency of the same instances (the transcript's: each word when it
-   ends, for an ASR model; the translation's for an ST one), as ``simul data oracle`` scores it;
+   ends, for an ASR model; the translation's for an ST one), as ``simul data oracle`` scores it,
+   exact and at the segment size (each delay rounded up to a segment's end: the policies' floor);
 5. ``results``: ``OUT_DIR/results.tsv`` (every column, full precision), ``results.md`` and
    ``results.png`` (quality against LAAL, plain and computation-aware, with the oracle).
 
@@ -310,7 +311,7 @@ def _results(
     gathered = gather(sweep)
     expected = len(expand(sweep))
     runs = (
-        gathered[gathered["label"] != ORACLE_LABEL]["run_id"].nunique() if not gathered.empty else 0
+        gathered[gathered["policy"] != ORACLE_LABEL]["run_id"].nunique() if not gathered.empty else 0
     )
     if runs != expected:
         raise ValueError(f"the table must hold {expected} finished runs, but holds {runs}.")

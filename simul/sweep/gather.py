@@ -3,13 +3,14 @@
 One row per (run, output stream): the curve's label, the policy, the varied parameters' values,
 the segment size, every quality and latency column of the run's ``scores.json`` (``*_CA`` for
 computation-aware latency), its wall time and the ``simul eval`` command that reproduces it; the
-oracle's row has latency only.  Only the runs of the current grid are gathered (a run directory
+oracle's rows have latency only: the exact oracle (label ``oracle``) and the oracle at each of the
+grid's segment sizes (label ``oracle @ 320 ms``, every delay rounded up to a segment's end).  Only the runs of the current grid are gathered (a run directory
 left from an older grid is ignored), in grid order; unfinished runs are absent.
 
 The plot draws the quality metric against each latency axis (``latency_axes``), plain and, when
 scored, computation-aware: one line per curve and segment size through its points (labelled by
 their varied values), a single marker for a one-point entry (a transducer's native operating
-point), and the oracle's latency as a dashed vertical line.
+point), the oracle's latency as a dashed vertical line and the segment-size oracles' as dotted ones.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def gather(config: SweepConfig) -> pd.DataFrame:
         if oracle is not None:
             for stream, scores in oracle["scores"].items():
                 rows.append({"label": ORACLE_LABEL, "policy": ORACLE_LABEL, "stream": stream, **scores})
+            for size, streams in oracle.get("segment_scores", {}).items():
+                for stream, scores in streams.items():
+                    rows.append({"label": f"{ORACLE_LABEL} @ {size} ms", "policy": ORACLE_LABEL,
+                                 "segment_ms": int(size), "stream": stream, **scores})  # fmt: skip
     table = pd.DataFrame(rows)
     if "segment_ms" in table:
         table["segment_ms"] = table["segment_ms"].astype("Int64")  # the oracle's is missing
@@ -77,12 +82,18 @@ def plot_curves(table: pd.DataFrame, config: SweepConfig) -> Figure:
     The curves are :func:`simul.analysis.plot_latency_quality`'s; the oracle line is the oracle
     row's latency.
     """
-    curves = table[table["label"] != ORACLE_LABEL] if "label" in table else table
+    curves = table[table["policy"] != ORACLE_LABEL] if "policy" in table else table
     oracle = table[table["label"] == ORACLE_LABEL] if "label" in table else table.iloc[:0]
+    segment_oracles = table[(table["policy"] == ORACLE_LABEL) & (table["label"] != ORACLE_LABEL)] \
+        if "policy" in table else table.iloc[:0]  # fmt: skip
+    if not oracle.empty:  # the same stream as the exact oracle's line
+        segment_oracles = segment_oracles[segment_oracles["stream"] == oracle.iloc[0]["stream"]]
     return plot_latency_quality(
         curves, quality=config.quality_metric, latency_axes=config.latency_axes,
         computation_aware=config.computation_aware, title=config.name,
         oracle=latency_values(oracle.iloc[0]) if not oracle.empty else None,
+        segment_oracles={int(row["segment_ms"]): latency_values(row.drop("segment_ms"))
+                         for _, row in segment_oracles.iterrows()},
     )  # fmt: skip
 
 

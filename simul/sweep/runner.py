@@ -47,6 +47,7 @@ __all__ = [
     "execute_run",
     "finished_result",
     "oracle_identity",
+    "oracle_segment_sizes",
     "run_oracle",
     "run_sweep",
 ]
@@ -155,10 +156,16 @@ def execute_run(spec: RunSpec, output_dir: str) -> dict[str, Any]:
     return result
 
 
+def oracle_segment_sizes(config: SweepConfig) -> list[int]:
+    """The grid's segment sizes, in ms: the oracle is also scored at each of them."""
+    return sorted({size for entry in config.grid for size in entry.segment_ms})
+
+
 def oracle_identity(config: SweepConfig) -> dict[str, Any]:
     """What makes two oracle runs the same (``OUTPUT/oracle/result.json`` records it)."""
     return {"data": OmegaConf.to_container(OmegaConf.structured(config.data)),
-            "lang": config.oracle.lang, "latency_metrics": list(config.latency_metrics)}  # fmt: skip
+            "lang": config.oracle.lang, "latency_metrics": list(config.latency_metrics),
+            "segment_ms": oracle_segment_sizes(config)}  # fmt: skip
 
 
 def run_oracle(config: SweepConfig) -> dict[str, Any]:
@@ -182,12 +189,24 @@ def run_oracle(config: SweepConfig) -> dict[str, Any]:
         instances = instances[: data.max_instances]
     if not instances:
         raise ValueError(f"the oracle found no instance in split {data.split!r} of {data.dir}.")
-    records = transcript_oracle_outputs(instances) if transcript else oracle_outputs(instances, lang)
-    scores = score(records, ScoringConfig(latency_metrics=tuple(config.latency_metrics), quality_metrics=()))
+    scoring = ScoringConfig(latency_metrics=tuple(config.latency_metrics), quality_metrics=())
+
+    def oracle_records(segment_ms: int | None) -> list:
+        if transcript:
+            return transcript_oracle_outputs(instances, segment_ms=segment_ms)
+        return oracle_outputs(instances, lang, segment_ms=segment_ms)
+
+    records = oracle_records(None)
+    scores = score(records, scoring)
+    # the floor of each segment size's curves: every delay rounded up to a segment's end
+    segment_scores = {
+        str(size): score(oracle_records(size), scoring).corpus.to_dict(orient="index")
+        for size in oracle_segment_sizes(config)
+    }
     write_instances_log(directory, records)
     write_scores(directory, scores, corpus=data.dir, split=data.split, lang=lang, num_instances=len(records))
     corpus = {s: row for s, row in scores.corpus.to_dict(orient="index").items()}
-    result = {"identity": identity, "scores": corpus}
+    result = {"identity": identity, "scores": corpus, "segment_scores": segment_scores}
     atomic_write_text(directory / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
 
