@@ -40,7 +40,8 @@ class TargetUnit(enum.Enum):
     TOKEN = "token"
     """Written tokens (pieces; stream tags count as tokens)."""
     WORD = "word"
-    """Written words (a piece starting with ▁ starts one; stream tags count as none)."""
+    """Written words (a piece starting with ▁, or after one ending with ▁, starts one; stream
+    tags count as none)."""
 
 
 @final
@@ -103,6 +104,8 @@ def _tokens_within_words(view: DecisionView, allowed_words: int) -> int:
         elif token.starts_word or not in_word:
             words += 1
             in_word = True
+        if token.ends_word:  # a word-final piece: the next piece starts another word
+            in_word = False
     count = 0
     for token in view.writable:
         if token.is_control:
@@ -112,5 +115,7 @@ def _tokens_within_words(view: DecisionView, allowed_words: int) -> int:
                 break
             words += 1
             in_word = True
+        if token.ends_word:
+            in_word = False
         count += 1
     return count

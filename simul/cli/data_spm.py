@@ -73,6 +73,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="training threads (default: 1)",
     )
+    parser.add_argument(
+        "--whitespace-as-suffix",
+        action="store_true",
+        help="mark word ends (hel lo▁) instead of word starts (▁hel lo): a streaming model's "
+        "words are then complete with their last piece (default: word starts)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         tags=parse_tags(args.tags),
         input_sentence_size=args.input_sentence_size,
         num_threads=args.num_threads,
+        whitespace_as_suffix=args.whitespace_as_suffix,
     )
     tokenizer = train_sentencepiece(args.out, config, input_paths=args.input)
     print(f"wrote {tokenizer.model_path} ({tokenizer.vocab_size} pieces)")

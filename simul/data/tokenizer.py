@@ -56,6 +56,10 @@ class SpmConfig:
     """Sentences sampled from the input for training (0: all of them)."""
     num_threads: int = 1
     """Training threads."""
+    whitespace_as_suffix: bool = False
+    """Mark word *ends* (``hel lo▁``, SentencePiece's ``treat_whitespace_as_suffix``) instead of
+    word starts (``▁hel lo``): a streaming model's word is then complete with its last piece, so
+    whole-word output does not wait for the next word to begin."""
 
     def __post_init__(self) -> None:
         if self.model_type not in _MODEL_TYPES:
@@ -107,6 +111,7 @@ def _trainer_arguments(config: SpmConfig) -> dict[str, object]:
         "input_sentence_size": config.input_sentence_size,
         "shuffle_input_sentence": config.input_sentence_size > 0,
         "num_threads": config.num_threads,
+        "treat_whitespace_as_suffix": config.whitespace_as_suffix,
         "bos_id": 0,
         "pad_id": 1,
         "eos_id": 2,
@@ -272,13 +277,17 @@ class Tokenizer:
         return self._processor.EncodeAsPieces(text)
 
     def decode(self, ids: Sequence[int]) -> str:
-        """Text of ``ids``; BOS, EOS and pad/blank are dropped, tags are kept."""
+        """Text of ``ids``; BOS, EOS and pad/blank are dropped, tags are kept.
+
+        Without spaces at either end: a word-final vocabulary (``whitespace_as_suffix``) decodes
+        its last word's ``▁`` as a trailing space, which is no part of the text.
+        """
         for index in ids:
             if not 0 <= index < self.vocab_size:
                 raise ValueError(
                     f"token ids must be in [0, {self.vocab_size}), but include {index} instead."
                 )
-        return self._processor.DecodeIds(list(ids))
+        return self._processor.DecodeIds(list(ids)).strip(" ")
 
     def piece_to_id(self, piece: str) -> int:
         """The id of ``piece`` (the unk id when the model does not know it)."""

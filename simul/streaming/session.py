@@ -108,12 +108,15 @@ def complete_prefix_length(tokens: Sequence[Token], following: Token | None) -> 
         2
         >>> complete_prefix_length([hel, lo], you)
         2
+        >>> # a word-final vocabulary: the word is complete with its last piece
+        >>> complete_prefix_length([Token(id=5, piece="hel"), Token(id=6, piece="lo▁")], None)
+        2
     """
     if following is not None and following.closes_previous_word:
         return len(tokens)
     for position in range(len(tokens) - 1, -1, -1):
         token = tokens[position]
-        if token.is_control:
+        if token.is_control or token.ends_word:  # a word-final piece completes its word
             return position + 1
         if token.starts_word:
             return position

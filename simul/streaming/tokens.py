@@ -6,9 +6,13 @@ candidate ends the sentence.  So every :class:`Token` says, besides its id and t
 ends the sentence (EOS) and whether it is a stream tag of a joint ASR/ST model (``<asr>``,
 ``<st>``: see :mod:`simul.serialize.streams`).
 
-Pieces follow SentencePiece's convention: a piece that begins a word starts with ``▁`` (U+2581),
-and ``▁`` may also occur inside a piece (then the piece ends one word and begins the next).  An
-adapter over a tokenizer with another convention converts its pieces to this one.
+Pieces follow SentencePiece's conventions: ``▁`` (U+2581) marks a word boundary.  In the usual
+vocabulary it *begins* a word (``▁hel lo``), so a word is known to be complete only when the next
+one begins; in a vocabulary trained with ``whitespace_as_suffix``
+(:class:`simul.data.tokenizer.SpmConfig`) it *ends* one (``hel lo▁``), so a word is complete with
+its last piece, which lets a streaming system commit whole words without waiting for the next.
+``▁`` inside a piece ends one word and begins the next.  An adapter over a tokenizer with another
+convention converts its pieces to these.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ class Token:
     def starts_word(self) -> bool:
         """Whether the piece begins a new word (it starts with ``▁``)."""
         return not self.is_control and self.piece.startswith(WORD_BOUNDARY)
+
+    @property
+    def ends_word(self) -> bool:
+        """Whether the piece ends its word (it ends with ``▁``: a word-final vocabulary)."""
+        return not self.is_control and self.piece.endswith(WORD_BOUNDARY)
 
     @property
     def closes_previous_word(self) -> bool:

@@ -72,8 +72,9 @@ def words_with_delays(
 ) -> tuple[str, tuple[float, ...]]:
     """Detokenised text and one delay per whitespace word (the source time of its last piece).
 
-    Pieces are grouped into words at SentencePiece's word-start mark; each group is decoded on
-    its own, so the words of the text and the delays correspond one to one.
+    Pieces are grouped into words at SentencePiece's word-boundary mark: a piece that starts with
+    it begins a group, one that ends with it (a word-final vocabulary) ends its group; each group
+    is decoded on its own, so the words of the text and the delays correspond one to one.
 
     Args:
         tokenizer: the model's tokenizer.
@@ -89,10 +90,13 @@ def words_with_delays(
             f"but has {len(source_ms)} instead."
         )
     groups: list[list[int]] = []
+    group_ended = True
     for position, token in enumerate(token_ids):
-        if not groups or tokenizer.id_to_piece(token).startswith(_WORD_START):
+        piece = tokenizer.id_to_piece(token)
+        if group_ended or piece.startswith(_WORD_START):
             groups.append([])
         groups[-1].append(position)
+        group_ended = piece.endswith(_WORD_START)
     words: list[str] = []
     delays: list[float] = []
     for group in groups:
