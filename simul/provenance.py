@@ -11,12 +11,13 @@ import hashlib
 import importlib.metadata
 import platform
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import simul
 
-__all__ = ["file_sha256", "git_commit", "provenance"]
+__all__ = ["changed_settings", "file_sha256", "git_commit", "provenance"]
 
 _LIBRARIES = ("simuleval", "sacrebleu", "jiwer", "torch", "fairseq2", "numpy", "pandas")
 
@@ -60,3 +61,21 @@ def provenance(**settings: Any) -> dict[str, Any]:
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **settings,
     }
+
+
+def changed_settings(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested settings (added or removed too).
+
+    Why: a resume that refuses a changed run must say what changed, e.g.
+    ``["optim.lr", "policy.parameters.k"]``, not only that something did.
+    """
+    changed = []
+    for key in sorted(set(old) | set(new), key=str):
+        name = f"{prefix}{key}"
+        if key not in old or key not in new:
+            changed.append(name)
+        elif isinstance(old[key], Mapping) and isinstance(new[key], Mapping):
+            changed += changed_settings(old[key], new[key], f"{name}.")
+        elif old[key] != new[key] or type(old[key]) is not type(new[key]):
+            changed.append(name)
+    return changed
