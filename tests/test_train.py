@@ -161,6 +161,33 @@ def test_resuming_with_another_model_is_refused(corpus: TinyCorpus, tmp_path: Pa
         train(changed)
 
 
+def test_resuming_with_another_training_config_is_refused_naming_the_keys(
+    corpus: TinyCorpus, tmp_path: Path
+) -> None:
+    # It used to resume with the old optimiser (lr 3.1e-4) while config.yaml said 1e-9.
+    options = ("trainer.max_steps=1", "data.test_split=null")
+    train(tiny_run_config(corpus, tmp_path / "run", *options))
+    recorded = (tmp_path / "run" / "config.yaml").read_text()
+    changed = tiny_run_config(
+        corpus, tmp_path / "run", *options, "optim.lr=1e-9", "optim.warmup_steps=7"
+    )
+    with pytest.raises(ValueError, match=r"another config: optim.lr, optim.warmup_steps changed"):
+        train(changed)
+    assert (tmp_path / "run" / "config.yaml").read_text() == recorded
+    # What cannot change the weights may change: the run's length, intervals, threads, bars.
+    longer = tiny_run_config(
+        corpus, tmp_path / "run", "trainer.max_steps=2", "data.test_split=null",
+        "trainer.validate_every_steps=7", "trainer.checkpoint_every_steps=9",
+        "trainer.num_threads=2", "trainer.progress=true", "data.num_prefetch=2",
+    )  # fmt: skip
+    assert train(longer).step == 2
+    # Under the cosine schedule the run's length is its horizon: it changes the rate.
+    cosine = ("data.test_split=null", "optim.schedule=cosine")
+    train(tiny_run_config(corpus, tmp_path / "cosine", "trainer.max_steps=1", *cosine))
+    with pytest.raises(ValueError, match=r"trainer.max_steps changed"):
+        train(tiny_run_config(corpus, tmp_path / "cosine", "trainer.max_steps=2", *cosine))
+
+
 def test_an_encoder_initialised_from_another_run_starts_from_its_weights(
     corpus: TinyCorpus, tmp_path: Path
 ) -> None:

@@ -47,7 +47,7 @@ from simul.models.checkpoint import (
     weights_sha256,
 )
 from simul.models.families import MODEL_FAMILIES
-from simul.provenance import provenance
+from simul.provenance import changed_settings, provenance
 from simul.train.config import TrainConfig, config_to_dict
 from simul.train.data import (
     BatchPosition,
@@ -64,6 +64,16 @@ __all__ = ["TrainResult", "train"]
 logger = logging.getLogger(__name__)
 
 _LOWER_IS_BETTER = ("WER", "CER", "TER")
+
+#: Config keys a resumed run may change: they cannot change the weights a step computes (run
+#: length, when to validate, checkpoint and log, threads, throughput, the progress bar, where
+#: the run lives).  ``trainer.max_steps`` is not one under the cosine schedule (its horizon).
+_RESUMABLE_CHANGES = (
+    "trainer.max_steps", "trainer.max_epochs", "trainer.max_minutes",
+    "trainer.validate_every_steps", "trainer.checkpoint_every_steps", "trainer.log_every_steps",
+    "trainer.num_threads", "trainer.progress", "trainer.resume", "trainer.output_dir",
+    "data.num_parallel_calls", "data.num_prefetch",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -225,11 +235,13 @@ class _Trainer:
             trainer_state=trainer_state,
         )
 
-    def _maybe_resume(self) -> None:
-        last = self.checkpoint_dir / "last.pt"
-        if not (self.config.trainer.resume and last.is_file()):
-            return
-        checkpoint = load_checkpoint(last, map_location=self.device)
+    def _check_same_run(self, last: Path, checkpoint: Checkpoint) -> None:
+        """Refuse to resume a run whose config changed in a way that changes the result.
+
+        Why: the optimiser and schedule come back from ``last.pt``, so a changed ``optim.lr``
+        (say) would be silently ignored while ``config.yaml`` and every later checkpoint
+        record it.  Only :data:`_RESUMABLE_CHANGES` may differ.
+        """
         if checkpoint.family != self.config.model.family or checkpoint.model_config != asdict(
             self.model_config
         ):
@@ -237,6 +249,27 @@ class _Trainer:
                 f"{last} holds a different model than the config asks for; use another "
                 "`trainer.output_dir`, or `trainer.resume=false` to start over."
             )
+        allowed = set(_RESUMABLE_CHANGES)
+        if self.config.optim.schedule == "cosine":
+            allowed.discard("trainer.max_steps")  # the cosine's horizon: it changes the rate
+        changed = [
+            key
+            for key in changed_settings(checkpoint.train_config, config_to_dict(self.config))
+            if key not in allowed
+        ]
+        if changed:
+            raise ValueError(
+                f"{last} was trained with another config: {', '.join(changed)} changed (only "
+                f"{', '.join(sorted(allowed))} may change on resume); restore them, use another "
+                "`trainer.output_dir`, or `trainer.resume=false` to start over."
+            )
+
+    def _maybe_resume(self) -> None:
+        last = self.checkpoint_dir / "last.pt"
+        if not (self.config.trainer.resume and last.is_file()):
+            return
+        checkpoint = load_checkpoint(last, map_location=self.device)
+        self._check_same_run(last, checkpoint)
         state = checkpoint.trainer_state
         if state is None:
             raise ValueError(f"{last} has no trainer state to resume from.")
