@@ -131,11 +131,28 @@ def test_resuming_a_run_with_other_settings_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(RuntimeError):
         simulate_corpus(_FailsOnInstance(fail_at=1), WaitK(k=2), instances, out, progress=False)
-    with pytest.raises(ValueError, match="unfinished run with other settings"):
+    with pytest.raises(
+        ValueError, match=r"unfinished run with other settings than this one \(changed: model.config, policy.k;"
+    ):
         simulate_corpus(ToyModel(), WaitK(k=3), instances, out, resume=True, progress=False)
-    # Without resume the unfinished run is discarded.
+    # By default the unfinished run is replaced (with a warning naming why).
     records = simulate_corpus(ToyModel(), WaitK(k=3), instances, out, progress=False)
     assert len(records) == 3
+
+
+def test_a_rerun_with_the_same_settings_resumes_by_default(tmp_path: Path) -> None:
+    instances = _corpus(tmp_path / "data")
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        simulate_corpus(_FailsOnInstance(fail_at=2), WaitK(k=2), instances, out, progress=False)
+    model = _FailsOnInstance(fail_at=None)
+    assert len(simulate_corpus(model, WaitK(k=2), instances, out, progress=False)) == 3
+    assert model.started == 1  # it used to start over, discarding the finished two
+    with pytest.raises(RuntimeError):
+        simulate_corpus(_FailsOnInstance(fail_at=2), WaitK(k=2), instances, out, progress=False)
+    model = _FailsOnInstance(fail_at=None)
+    simulate_corpus(model, WaitK(k=2), instances, out, resume=False, progress=False)
+    assert model.started == 3  # resume=False starts over
 
 
 def test_stream_references() -> None:

@@ -33,6 +33,7 @@ from simul.eval.latency import LATENCY_METRICS
 from simul.eval.quality import QUALITY_METRICS
 from simul.eval.report import format_scores, write_scores
 from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig, score
+from simul.io import lock_directory
 from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock, simulate_corpus
 
 __all__ = ["add_parser", "parse_overrides", "run"]
@@ -104,8 +105,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--resume",
-        action="store_true",
-        help="continue an interrupted run with the same settings in --output",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="an interrupted run in --output is continued when its settings are this run's, "
+        "else replaced with a warning; --resume refuses other settings (naming them), "
+        "--no-resume starts over",
     )
     parser.add_argument(
         "--computation-aware",
@@ -284,6 +288,20 @@ def run(args: argparse.Namespace) -> int:
         "arguments": _arguments(args),
     }
     identity = {key: value for key, value in inputs.items() if key != "arguments"}
+    with lock_directory(output, "simul eval"):  # held until the scores are written
+        return _simulate_and_score(args, loaded, policy, instances, output, inputs, identity)
+
+
+def _simulate_and_score(
+    args: argparse.Namespace,
+    loaded: Any,
+    policy: Any,
+    instances: list[Any],
+    output: Path,
+    inputs: dict[str, Any],
+    identity: dict[str, Any],
+) -> int:
+    clock, target_lang = ElapsedClock(inputs["clock"]), inputs["target_lang"]
     records = simulate_corpus(
         loaded.model,
         policy,

@@ -3,10 +3,14 @@
 Each instance goes through :func:`simul.streaming.simulate.simulate`; its record (the scorer's
 ``InstanceOutput``) is saved at once under ``OUTPUT/.partial/`` (one small SimulEval-format log per
 instance, written atomically), so a run that is killed loses at most the instance in progress, and
-``resume=True`` continues after the instances already done, provided the run's settings are the
-same (``OUTPUT/.partial/run.json`` records them; a different run is refused).  At the end the
-records are written to ``OUTPUT/instances.log`` (and SimulEval's ``config.yaml``) atomically, in
-corpus order, and the partial directory is removed.
+a rerun with the same settings continues after the instances already done
+(``OUTPUT/.partial/run.json`` records the settings).  ``resume=True`` insists on continuing: a
+run with other settings is refused, naming the settings that differ; by default such a run
+replaces the unfinished one with a warning that says how many finished instances it discards and
+why; ``resume=False`` always starts over.  At the end the records are written to
+``OUTPUT/instances.log`` (and SimulEval's ``config.yaml``) atomically, in corpus order, and the
+partial directory is removed.  Callers lock ``OUTPUT`` (:func:`simul.io.lock_directory`) so that
+two runs never share a partial directory.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from simul.data.instance import Instance
 from simul.eval.log_io import read_instances_log, write_instances_log
 from simul.eval.records import InstanceOutput
 from simul.io import atomic_write_text
+from simul.provenance import changed_settings
 from simul.streaming.model import StreamingModel
 from simul.streaming.policy import Policy
 from simul.streaming.result import stream_references
@@ -42,22 +47,42 @@ def _partial_record_dir(partial: Path, index: int) -> Path:
     return partial / f"{index:07d}"
 
 
+def _finished_count(partial: Path) -> int:
+    return sum(1 for p in partial.iterdir() if (p / "instances.log").is_file())
+
+
 def _start_partial(
-    partial: Path, identity: Mapping[str, Any], resume: bool
+    partial: Path, identity: Mapping[str, Any], resume: bool | None
 ) -> dict[int, InstanceOutput]:
     """Prepare the partial directory; return the records already done when resuming."""
     run_file = partial / "run.json"
     identity_text = json.dumps(identity, sort_keys=True, indent=2) + "\n"
-    if partial.exists() and not resume:
-        logger.info("discarding the unfinished run in %s (pass resume to continue it)", partial)
-        shutil.rmtree(partial)
+    if partial.exists():
+        stored_text = run_file.read_text(encoding="utf-8") if run_file.is_file() else None
+        if stored_text != identity_text:
+            try:
+                stored = json.loads(stored_text) if stored_text is not None else {}
+            except json.JSONDecodeError:
+                stored = {}
+            changed = changed_settings(stored, json.loads(identity_text)) or ["(unreadable)"]
+            if resume:
+                raise ValueError(
+                    f"{partial} holds an unfinished run with other settings than this one "
+                    f"(changed: {', '.join(changed)}; see {run_file}); use another output "
+                    "directory, or --no-resume to discard it."
+                )
+            resume = False
+            reason = f"its settings differ: {', '.join(changed)}"
+        else:
+            reason = "resume is off"
+        if resume is False:
+            logger.warning(
+                "discarding %d finished instances of the unfinished run in %s (%s)",
+                _finished_count(partial), partial, reason,
+            )  # fmt: skip
+            shutil.rmtree(partial)
     done: dict[int, InstanceOutput] = {}
     if partial.exists():
-        if not run_file.is_file() or run_file.read_text(encoding="utf-8") != identity_text:
-            raise ValueError(
-                f"{partial} holds an unfinished run with other settings than this one "
-                f"(see {run_file}); use another output directory or run without resume."
-            )
         for record_dir in sorted(p for p in partial.iterdir() if p.is_dir()):
             if (record_dir / "instances.log").is_file():
                 (record,) = read_instances_log(record_dir, source_type="speech")
@@ -80,7 +105,7 @@ def simulate_corpus(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     clock: ElapsedClock = ElapsedClock.SIMULEVAL,
     primary_stream: str | None = None,
-    resume: bool = False,
+    resume: bool | None = None,
     progress: bool = True,
     identity: Mapping[str, Any] | None = None,
     timer: Callable[[], float] | None = None,
@@ -98,7 +123,9 @@ def simulate_corpus(
         max_tokens: most tokens per instance.
         clock: how ``elapsed_ms`` is computed.
         primary_stream: the stream SimulEval sees in the log (default: the model's first).
-        resume: continue an interrupted run with the same settings.
+        resume: ``None``: continue an interrupted run with the same settings, else replace it
+            (with a warning); ``True``: continue it, refusing other settings; ``False``: start
+            over.
         progress: show a progress bar.
         identity: what makes two runs the same for ``resume`` (model, policy, data, ...);
             default: the model's description, the policy's parameters and the instance ids.
@@ -127,9 +154,14 @@ def simulate_corpus(
         if index in done:
             records.append(done[index])
             continue
-        result = simulate(
-            model, policy, instance, segment_ms, max_tokens=max_tokens, clock=clock, timer=timer
-        )
+        try:
+            result = simulate(
+                model, policy, instance, segment_ms, max_tokens=max_tokens, clock=clock, timer=timer
+            )
+        except (ValueError, FileNotFoundError) as error:  # say which instance, then stop
+            raise type(error)(
+                f"stopped at instance {index} ({instance.id!r}) of {len(instances)}: {error}"
+            ) from error
         record = result.to_instance_output(
             index,
             references=stream_references(instance, model.output_streams, target_lang),
