@@ -33,7 +33,7 @@ import numpy as np
 import yaml
 
 from simul.eval.records import DEFAULT_STREAM, InstanceOutput, SourceType, StreamOutput
-from simul.io import atomic_write_text
+from simul.io import atomic_write_text, yaml_error_message
 
 __all__ = ["find_log", "read_instances_log", "write_instances_log"]
 
@@ -166,7 +166,10 @@ def _config_source_type(log_path: Path) -> SourceType | None:
     if not config.is_file():
         return None
     with open(config, encoding="utf-8") as f:
-        values = yaml.safe_load(f) or {}
+        try:
+            values = yaml.safe_load(f) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(yaml_error_message(config, error)) from None
     source_type = values.get("source_type") if isinstance(values, dict) else None
     if source_type in ("speech", "youtube"):
         return "speech"

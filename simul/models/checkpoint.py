@@ -52,6 +52,7 @@ __all__ = [
     "encoder_of",
     "init_encoder_from",
     "load_checkpoint",
+    "load_weights_only",
     "save_checkpoint",
     "weights_sha256",
 ]
@@ -162,6 +163,33 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
+def load_weights_only(path: Path, map_location: Any = None, *, what: str) -> Any:
+    """``torch.load(path, weights_only=True)``, failing with one line that names the file.
+
+    Why: PyTorch's message for a file with other objects than tensors and plain values advises
+    loading it with ``weights_only=False``, which runs whatever code the file holds; simul never
+    does that, so the message keeps only what the file holds (the unsupported global).
+
+    Raises:
+        ValueError: the file is not a ``torch.save`` archive of weights and plain values.
+    """
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        lines = [line.strip() for line in str(error).splitlines()]
+        detail = next(
+            (line.split(":", 1)[1].strip().split(". ")[0] for line in lines
+             if line.startswith("WeightsUnpickler error:")),
+            "it holds objects other than tensors and plain values",
+        )  # fmt: skip
+        raise ValueError(
+            f"{path} is not {what}: {detail.rstrip('.')} (simul loads weights only, never code)."
+        ) from None
+    except (zipfile.BadZipFile, RuntimeError, EOFError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path} is not {what} ({first_line}).") from None
+
+
 def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
@@ -178,11 +206,7 @@ def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist.")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{path} is not a simul checkpoint ({first_line}).") from None
+    payload = load_weights_only(path, map_location, what="a simul checkpoint")
     if not isinstance(payload, Mapping) or payload.get("format") != _FORMAT_NAME:
         raise ValueError(
             f"{path} is not a simul checkpoint: it must hold a dict with format "

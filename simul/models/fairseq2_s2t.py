@@ -36,6 +36,7 @@ from typing_extensions import override
 
 from simul._fairseq2 import import_fairseq2
 from simul.models.aed_search import StepDecoder, StepScores
+from simul.models.checkpoint import load_weights_only
 
 _nn = import_fairseq2("fairseq2.nn")
 _s2t_transformer = import_fairseq2("fairseq2.models.s2t_transformer")
@@ -125,7 +126,7 @@ def load_s2t_model(config: Any, path: Path, *, map_location: str | torch.device 
     if not path.is_file():
         raise FileNotFoundError(f"fairseq2 checkpoint {path} does not exist.")
     model = build_s2t_model(config)
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    payload = load_weights_only(path, map_location, what="a fairseq2 checkpoint")
     if not isinstance(payload, dict):
         raise ValueError(f"{path} must hold a state dict, but holds {type(payload).__name__} instead.")
     if isinstance(config, _s2t_conformer.S2TConformerConfig):

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+from simul.io import yaml_error_message
 
 __all__ = [
     "DataSection",
@@ -231,6 +234,8 @@ def load_train_config(path: Path | None, overrides: Sequence[str] = ()) -> Train
             raise FileNotFoundError(f"training config {path} does not exist.")
         try:
             sources.append((str(path), OmegaConf.load(path)))
+        except yaml.YAMLError as error:
+            raise ValueError(f"training config {yaml_error_message(path, error)}") from None
         except (OmegaConfBaseException, ValueError) as error:
             raise ValueError(f"training config {path} is not valid YAML: {error}") from None
     for override in overrides:

@@ -38,7 +38,8 @@ def read_segment(path: Path, offset_samples: int, num_samples: int) -> tuple[np.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file cannot be decoded, or the segment reaches past its end.
+        ValueError: the file cannot be decoded, the segment reaches past its end, or a sample
+            is NaN or infinite.
     """
     path = Path(path)
     if not path.is_file():
@@ -60,6 +61,14 @@ def read_segment(path: Path, offset_samples: int, num_samples: int) -> tuple[np.
         raise ValueError(
             f"audio file {path} must yield {num_samples} samples from offset {offset_samples}, "
             f"but yields {samples.shape[0]} instead."
+        )
+    finite = np.isfinite(samples).all(axis=1)
+    if not finite.all():  # a float file can hold NaN or inf: it would poison CMVN and training
+        first = offset_samples + int(np.argmin(finite))
+        raise ValueError(
+            f"audio file {path} must hold finite samples, but sample {first} (of "
+            f"{int(np.count_nonzero(~finite))} in [{offset_samples}, "
+            f"{offset_samples + num_samples})) is NaN or infinite instead."
         )
     waveform = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
     return np.ascontiguousarray(waveform), sample_rate
