@@ -107,12 +107,23 @@ def run(args: argparse.Namespace) -> int:
     config = _scoring_config(args, tuple(args.latency_metrics or DEFAULT_LATENCY_METRICS))
     scores = score(instances, config)
     output = args.output if args.output is not None else log_path.parent / "simul-scores"
+    _refuse_the_logs_own_scores(output, log_path)
     written = write_scores(output, scores, log=str(log_path), log_sha256=file_sha256(log_path))
     print(format_scores(scores))
     for name, signature in scores.signatures.items():
         print(f"{name}: {signature}")
     logger.info("wrote %s", ", ".join(str(path) for path in written))
     return 0
+
+
+def _refuse_the_logs_own_scores(output: Path, log_path: Path) -> None:
+    """Never write over the ``scores.tsv`` that the run (SimulEval's) wrote beside its log."""
+    theirs = log_path.parent / "scores.tsv"
+    if theirs.is_file() and output.resolve() == log_path.parent.resolve():
+        raise ValueError(
+            f"`--output` must not be the log's own folder, which holds the run's {theirs}, but "
+            f"is {output} instead; choose another (default: {log_path.parent / 'simul-scores'})."
+        )
 
 
 def _scoring_config(args: argparse.Namespace, latency_metrics: tuple[str, ...]) -> ScoringConfig:
@@ -176,6 +187,7 @@ def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
         progress=True,
     )
     output = args.output if args.output is not None else log_path.parent / "simul-stream-scores"
+    _refuse_the_logs_own_scores(output, log_path)
     resegmented = write_instances_log(output / "resegmented", result.segments)
     inputs = {
         "log": str(log_path),
