@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -181,15 +182,106 @@ def test_a_run_without_its_result_file_is_run_again(tmp_path, corpus):
 def test_failed_and_optional_entries_do_not_stop_the_others(tmp_path, corpus):
     path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", oracle={"enabled": False}, grid=[
         {"label": "ok", "policy": "waitk", "vary": {"k": [2]}},
-        {"label": "broken", "policy": "waitk", "vary": {"k": [0]}},
+        {"label": "broken", "policy": "transducer"},  # the toy model has no transducer
         {"label": "later", "policy": "transducer", "model": {"checkpoint": str(tmp_path / "tt.pt"), "optional": True}},
     ])  # fmt: skip
     config = load_sweep_config(path)
     outcome = run_sweep(config)
     assert len(outcome.executed) == 1 and len(outcome.skipped) == 1
     (message,) = outcome.failed.values()
-    assert "`k` must be an int >= 1" in message
+    assert "needs transducer" in message
     assert list(gather(config)["label"]) == ["ok"]
+
+
+def test_a_bad_policy_parameter_fails_the_sweep_at_load_naming_the_entry(tmp_path, corpus):
+    # It used to fail every run of the grid one by one, each after its model had loaded.
+    path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", oracle={"enabled": False}, grid=[
+        {"label": "ok", "policy": "waitk", "vary": {"k": [2]}},
+        {"label": "typo", "policy": "waitk", "vary": {"kk": [1, 2]}},
+    ])  # fmt: skip
+    config = load_sweep_config(path)
+    ran = _CountingRun()
+    with pytest.raises(ValueError, match=r"sweep grid entry 'typo' \(kk=1, segment_ms=320\): .*kk"):
+        run_sweep(config, run=ran)
+    assert ran.calls == []
+    path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", grid=[
+        {"label": "zero", "policy": "waitk", "vary": {"k": [3, 0]}},
+    ])  # fmt: skip
+    with pytest.raises(ValueError, match=r"'zero' \(k=0, segment_ms=320\): .*`k` must be an int >= 1"):
+        expand(load_sweep_config(path))
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: toy\ngrid:\n  - {label: a, policy: waitk\n")
+    with pytest.raises(ValueError, match=rf"^sweep config {path}:4:1: not valid YAML: .*\.$") as error:
+        load_sweep_config(path)
+    assert "\n" not in str(error.value)
+
+
+_SLEEPING_RUN = """
+import os, time
+from pathlib import Path
+
+def run(spec, output_dir):
+    (Path(output_dir) / f"worker-{os.getpid()}").touch()
+    time.sleep(600)
+"""
+
+_SWEEP_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[2])
+import sleeping
+from simul.sweep import load_sweep_config, run_sweep
+run_sweep(load_sweep_config(sys.argv[1]), run=sleeping.run)
+"""
+
+
+@pytest.mark.slow  # two spawned workers import torch
+def test_a_killed_sweep_leaves_no_worker_behind(tmp_path, corpus):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "helper").mkdir()
+    (tmp_path / "helper" / "sleeping.py").write_text(_SLEEPING_RUN)
+    out = tmp_path / "out"
+    path = _write_config(tmp_path / "s.yaml", corpus, out, workers=2, oracle={"enabled": False})
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", _SWEEP_SCRIPT, str(path), str(tmp_path / "helper")],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "helper"), *sys.path])},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("worker-*"))) < 2:
+            assert time.monotonic() < deadline and sweep.poll() is None, "the workers never started"
+            time.sleep(0.2)
+        workers = [int(p.name.split("-")[1]) for p in out.glob("worker-*")]
+        sweep.send_signal(signal.SIGKILL)
+        sweep.wait()
+        deadline = time.monotonic() + 10
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [pid for pid in workers if _alive(pid)]
+        assert alive == [], f"workers {alive} outlived the killed sweep"
+    finally:
+        sweep.kill()
+        for p in out.glob("worker-*"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(p.name.split("-")[1]), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.mark.slow  # submitit starts a fresh interpreter per job (seconds of imports)

@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+from simul.io import yaml_error_message
 
 __all__ = [
     "EXECUTORS",
@@ -254,6 +257,21 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
+def _check_policies(runs: Sequence[RunSpec]) -> None:
+    """Build every run's policy once, so that a misspelt or invalid parameter fails the sweep
+    at load, naming the grid entry, rather than every run one by one."""
+    from policies import build_policy  # the registry loads plugins: only when expanding
+
+    for run in runs:
+        try:
+            build_policy(run.policy, run.parameters)
+        except ValueError as error:
+            varied = ", ".join(f"{k}={v!r}" for k, v in run.varied.items()) or "no varied values"
+            raise ValueError(
+                f"sweep grid entry {run.label!r} ({varied}, segment_ms={run.segment_ms}): {error}"
+            ) from None
+
+
 def expand(config: SweepConfig) -> list[RunSpec]:
     """The runs of the grid, entry by entry, segment sizes outermost, in the order the YAML lists values."""
     runs: list[RunSpec] = []
@@ -280,6 +298,7 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                         device=config.device, threads=config.threads_per_run,
                     )
                 )  # fmt: skip
+    _check_policies(runs)
     ids = [run.run_id for run in runs]
     if len(set(ids)) != len(ids):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -299,6 +318,8 @@ def load_sweep_config(path: Path, overrides: Sequence[str] = ()) -> SweepConfig:
         raise FileNotFoundError(f"sweep config {path} does not exist.")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(SweepConfig), OmegaConf.load(path))
+    except yaml.YAMLError as error:
+        raise ValueError(f"sweep config {yaml_error_message(path, error)}") from None
     except (OmegaConfBaseException, ValueError) as error:
         raise ValueError(f"sweep config {path}: {error}") from None
     for override in overrides:

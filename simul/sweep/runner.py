@@ -23,7 +23,9 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import os
 import shlex
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -211,6 +213,24 @@ def run_oracle(config: SweepConfig) -> dict[str, Any]:
     return result
 
 
+def _exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
+    """In a pool worker: end this process as soon as the sweep that started it is gone.
+
+    Why: a sweep killed with SIGKILL (or by the OOM killer, or a closed terminal) runs no
+    cleanup, and its workers would finish their run, then wait for work forever, orphaned.  A
+    daemon thread polls the parent's pid (portable, unlike Linux's ``PR_SET_PDEATHSIG``, which
+    also fires when the thread that started the worker ends); the finished instances of the
+    run in progress stay in its ``.partial`` folder, so a rerun of the sweep continues it.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _run_local(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) -> dict[str, str]:
     failures: dict[str, str] = {}
     output = str(config.output_dir)
@@ -225,7 +245,11 @@ def _run_local(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) -> 
         progress.close()
         return failures
     context = multiprocessing.get_context("spawn")  # no fork of a process with torch threads
-    with ProcessPoolExecutor(max_workers=config.workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=config.workers, mp_context=context,
+        initializer=_exit_with_parent, initargs=(os.getpid(),),
+    )  # fmt: skip
+    with pool:
         futures = {pool.submit(run, spec, output): spec for spec in specs}
         for future in as_completed(futures):
             error = future.exception()
