@@ -89,7 +89,8 @@ def lock_directory(directory: Path, what: str = "run") -> Iterator[None]:
     Why: two runs writing into one folder delete each other's partial results and leave a
     last-writer-wins mix.  The lock is ``flock`` on ``directory/.simul.lock``: the kernel drops
     it when the process ends, however it ends (SIGKILL included), so a stale lock never blocks
-    a later run.  The file records the holder's pid, for the error message only.
+    a later run.  The file records the holder's pid and ``what`` (e.g. ``simul eval``), for the
+    error message only.
 
     Raises:
         DirectoryLockedError: another process (or another ``with`` block of this one) holds it.
@@ -102,13 +103,13 @@ def lock_directory(directory: Path, what: str = "run") -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            pid, _, holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip().partition(" ")
             raise DirectoryLockedError(
-                f"{directory} is in use by another {what} (pid {holder}); wait for it to end "
-                f"or choose another output folder."
+                f"{directory} is in use by another {holder or 'run'} (pid {pid or 'unknown'}); "
+                "wait for it to end or choose another output folder."
             ) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock

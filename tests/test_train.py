@@ -10,6 +10,7 @@ import torch
 from train_corpus import TinyCorpus, write_tiny_corpus
 
 from simul.data.tokenizer import Tokenizer
+from simul.io import DirectoryLockedError, lock_directory
 from simul.models.checkpoint import build_model, load_checkpoint
 from simul.models.families import MODEL_FAMILIES
 from simul.models.transducer import Transducer
@@ -186,6 +187,14 @@ def test_resuming_with_another_training_config_is_refused_naming_the_keys(
     train(tiny_run_config(corpus, tmp_path / "cosine", "trainer.max_steps=1", *cosine))
     with pytest.raises(ValueError, match=r"trainer.max_steps changed"):
         train(tiny_run_config(corpus, tmp_path / "cosine", "trainer.max_steps=2", *cosine))
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(corpus: TinyCorpus, tmp_path: Path) -> None:
+    with lock_directory(tmp_path / "run", "simul eval"), pytest.raises(
+        DirectoryLockedError, match=rf"{tmp_path / 'run'} is in use by another simul eval"
+    ):
+        train(tiny_run_config(corpus, tmp_path / "run", "trainer.max_steps=1"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_an_encoder_initialised_from_another_run_starts_from_its_weights(

@@ -35,7 +35,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from simul.eval.quality import TextNormalization
-from simul.io import atomic_write_bytes, atomic_write_text
+from simul.io import atomic_write_bytes, atomic_write_text, lock_directory
 from simul.models.checkpoint import (
     Checkpoint,
     build_model,
@@ -489,9 +489,17 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None) -> TrainR
 
     Returns:
         Where the run stands.  Under ``torchrun`` every rank returns; only rank 0 has metrics.
+
+    Raises:
+        simul.io.DirectoryLockedError: another run is writing into ``output_dir``.
     """
     context = init_distributed(config.trainer.device)
     try:
-        return _Trainer(config, context).run(stop_after_steps)
+        # Rank 0 writes the run's files: a second run into the same folder is refused.
+        locked = contextlib.nullcontext()
+        if context.is_main:
+            locked = lock_directory(Path(config.trainer.output_dir), "simul train")
+        with locked:
+            return _Trainer(config, context).run(stop_after_steps)
     finally:
         shutdown_distributed(context)
