@@ -301,6 +301,7 @@ def _simulate_and_score(
     inputs: dict[str, Any],
     identity: dict[str, Any],
 ) -> int:
+    """The run's work once the output folder is locked: simulate, score, write, report."""
     clock, target_lang = ElapsedClock(inputs["clock"]), inputs["target_lang"]
     records = simulate_corpus(
         loaded.model,

@@ -159,7 +159,8 @@ def simulate_corpus(
                 model, policy, instance, segment_ms, max_tokens=max_tokens, clock=clock, timer=timer
             )
         except (ValueError, FileNotFoundError) as error:  # say which instance, then stop
-            raise type(error)(
+            kind = FileNotFoundError if isinstance(error, FileNotFoundError) else ValueError
+            raise kind(
                 f"stopped at instance {index} ({instance.id!r}) of {len(instances)}: {error}"
             ) from error
         record = result.to_instance_output(
