@@ -225,7 +225,8 @@ def test_non_finite_audio_names_the_instance_in_eval_and_cmvn(
     soundfile.write(corpus / "utt1.wav", samples, rate, subtype="FLOAT")
     assert simul_main(_eval_argv(corpus, tmp_path / "out")) == 2
     error = capsys.readouterr().err
-    assert error.startswith("simul eval: error: stopped at instance 1 ('utt1') of 3: audio file ")
+    listed = f"{corpus / 'test.wav_list'}:2"
+    assert error.startswith(f"simul eval: error: stopped at instance 1 ('utt1', {listed}) of 3: ")
     assert "sample 100 (of 1 in [0, 32000)) is NaN or infinite" in error
     assert error.count("\n") == 1
     instances = [item.instance for item in read_corpus_split(corpus, "simuleval", "test")]

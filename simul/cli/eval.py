@@ -191,7 +191,8 @@ def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     return parsed
 
 
-def _read_instances(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+def _read_instances(args: argparse.Namespace) -> tuple[list[Any], list[str], dict[str, Any]]:
+    """The instances, where each was listed (``path:line``, for errors), and their description."""
     root = args.data
     corpus_format = args.format or detect_format(root)
     splits = find_splits(root, corpus_format)
@@ -214,6 +215,7 @@ def _read_instances(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]
                 f"`--max-instances` must be >= 1, but is {args.max_instances} instead."
             )
         instances = instances[: args.max_instances]
+    origins = [item.origin for item in items[: len(instances)]]
     data = {
         "dir": str(root),
         "format": corpus_format,
@@ -223,7 +225,7 @@ def _read_instances(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]
         "num_instances": len(instances),
         "instances_first_last": [instances[0].id, instances[-1].id] if instances else [],
     }
-    return instances, data
+    return instances, origins, data
 
 
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -263,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, options=overrides["model"], device=args.device
         )
         model_name = args.checkpoint.stem
-    instances, data = _read_instances(args)
+    instances, origins, data = _read_instances(args)
     if not instances:
         raise ValueError(f"split {args.split!r} of {args.data} holds no instances.")
     target_lang = args.tgt_lang or loaded.target_lang
@@ -289,7 +291,9 @@ def run(args: argparse.Namespace) -> int:
     }
     identity = {key: value for key, value in inputs.items() if key != "arguments"}
     with lock_directory(output, "simul eval"):  # held until the scores are written
-        return _simulate_and_score(args, loaded, policy, instances, output, inputs, identity)
+        return _simulate_and_score(
+            args, loaded, policy, instances, origins, output, inputs, identity
+        )
 
 
 def _simulate_and_score(
@@ -297,6 +301,7 @@ def _simulate_and_score(
     loaded: Any,
     policy: Any,
     instances: list[Any],
+    origins: list[str],
     output: Path,
     inputs: dict[str, Any],
     identity: dict[str, Any],
@@ -315,6 +320,7 @@ def _simulate_and_score(
         resume=args.resume,
         progress=not args.no_progress,
         identity=identity,
+        origins=origins,
     )
     config = ScoringConfig(
         latency_metrics=tuple(args.latency_metrics),

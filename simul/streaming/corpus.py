@@ -109,6 +109,7 @@ def simulate_corpus(
     progress: bool = True,
     identity: Mapping[str, Any] | None = None,
     timer: Callable[[], float] | None = None,
+    origins: Sequence[str] | None = None,
 ) -> list[InstanceOutput]:
     """Simulate every instance and write ``output_dir/instances.log`` (see the module doc).
 
@@ -130,6 +131,7 @@ def simulate_corpus(
         identity: what makes two runs the same for ``resume`` (model, policy, data, ...);
             default: the model's description, the policy's parameters and the instance ids.
         timer: wall-clock seconds (tests pass a fake one).
+        origins: where each instance was listed (``path:line``), named when one fails.
 
     Returns:
         The records, in corpus order.
@@ -160,9 +162,8 @@ def simulate_corpus(
             )
         except (ValueError, FileNotFoundError) as error:  # say which instance, then stop
             kind = FileNotFoundError if isinstance(error, FileNotFoundError) else ValueError
-            raise kind(
-                f"stopped at instance {index} ({instance.id!r}) of {len(instances)}: {error}"
-            ) from error
+            where = f"{instance.id!r}, {origins[index]}" if origins is not None else repr(instance.id)
+            raise kind(f"stopped at instance {index} ({where}) of {len(instances)}: {error}") from error
         record = result.to_instance_output(
             index,
             references=stream_references(instance, model.output_streams, target_lang),
