@@ -175,6 +175,13 @@ def test_resuming_with_another_training_config_is_refused_naming_the_keys(
     with pytest.raises(ValueError, match=r"another config: optim.lr, optim.warmup_steps changed"):
         train(changed)
     assert (tmp_path / "run" / "config.yaml").read_text() == recorded
+    # A key newer than the checkpoint resumes at its default (as the old run ran), not else.
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    del payload["train_config"]["optim"]["freeze_encoder_steps"]
+    torch.save(payload, last)
+    with pytest.raises(ValueError, match=r"another config: optim.freeze_encoder_steps changed"):
+        train(tiny_run_config(corpus, tmp_path / "run", *options, "optim.freeze_encoder_steps=1"))
     # What cannot change the weights may change: the run's length, intervals, threads, bars.
     longer = tiny_run_config(
         corpus, tmp_path / "run", "trainer.max_steps=2", "data.test_split=null",

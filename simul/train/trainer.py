@@ -101,6 +101,32 @@ class TrainResult:
     test_metrics: dict[str, float] | None = None
 
 
+_ABSENT = object()
+
+
+def _lookup(values: dict[str, Any], dotted: str) -> Any:
+    """``values["a"]["b"]`` for ``"a.b"``, or ``_ABSENT``."""
+    for key in dotted.split("."):
+        if not isinstance(values, dict) or key not in values:
+            return _ABSENT
+        values = values[key]
+    return values
+
+
+def _new_key_at_its_default(stored: dict[str, Any], current: dict[str, Any], key: str) -> bool:
+    """Whether ``key`` is newer than the stored config and at its default (as the old run ran).
+
+    Why: a checkpoint written before a config field existed must still resume when the field
+    keeps the behaviour it had then.
+    """
+    if _lookup(stored, key) is not _ABSENT:
+        return False
+    default = OmegaConf.select(OmegaConf.structured(TrainConfig), key, throw_on_missing=False)
+    if OmegaConf.is_config(default):
+        default = OmegaConf.to_container(default, resolve=True)
+    return _lookup(current, key) == default
+
+
 def _dropout_seed(seed: int, step: int, micro_batch: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, step, micro_batch, rank]).generate_state(1)[0])
 
@@ -252,10 +278,11 @@ class _Trainer:
         allowed = set(_RESUMABLE_CHANGES)
         if self.config.optim.schedule == "cosine":
             allowed.discard("trainer.max_steps")  # the cosine's horizon: it changes the rate
+        stored, current = checkpoint.train_config, config_to_dict(self.config)
         changed = [
             key
-            for key in changed_settings(checkpoint.train_config, config_to_dict(self.config))
-            if key not in allowed
+            for key in changed_settings(stored, current)
+            if key not in allowed and not _new_key_at_its_default(stored, current, key)
         ]
         if changed:
             raise ValueError(
