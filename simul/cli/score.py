@@ -11,16 +11,14 @@ import argparse
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simul.eval.latency import LATENCY_METRICS
-from simul.eval.log_io import find_log, read_instances_log, write_instances_log
-from simul.eval.quality import QUALITY_METRICS, TextNormalization
-from simul.eval.records import stream_names
-from simul.eval.report import format_scores, write_scores
-from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig, score
-from simul.eval.stream_latency import score_stream_laal
-from simul.eval.talk_references import read_talk_references
-from simul.provenance import file_sha256
+# Only the metric names at import time: `simul score --help` must not load numpy, pandas or
+# sacrebleu (start-up under 0.3 s); `run` imports what scoring needs.
+from simul.eval.names import DEFAULT_LATENCY_METRICS, LATENCY_METRICS, QUALITY_METRICS
+
+if TYPE_CHECKING:
+    from simul.eval.scoring import ScoringConfig
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +26,7 @@ logger = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="score an instances.log: latency (AL, LAAL, DAL, AP, ATD, ...) and quality per stream",
+        help="score an instances.log: latency (AL, LAAL, DAL, AP, ATD, YAAL, ...) and quality per stream",
         description=(
             "Score the instances.log of a SimulEval or simul run. Latency equals SimulEval 1.1.4's "
             "scorers (same definitions, same corpus mean); with --computation-aware the plain "
@@ -97,6 +95,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simul.eval.log_io import find_log, read_instances_log
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.scoring import score
+    from simul.provenance import file_sha256
+
     log_path = find_log(args.log)
     if args.stream_laal:
         return _run_stream_laal(args, log_path)
@@ -116,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _scoring_config(args: argparse.Namespace, latency_metrics: tuple[str, ...]) -> ScoringConfig:
+    from simul.eval.quality import TextNormalization
+    from simul.eval.scoring import ScoringConfig
+
     return ScoringConfig(
         latency_metrics=latency_metrics,
         quality_metrics=None if args.quality_metrics is None else tuple(args.quality_metrics),
@@ -152,6 +158,13 @@ def reference_files(values: list[str], log_streams: list[str]) -> dict[str, Path
 
 
 def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
+    from simul.eval.log_io import read_instances_log, write_instances_log
+    from simul.eval.records import stream_names
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.stream_latency import score_stream_laal
+    from simul.eval.talk_references import read_talk_references
+    from simul.provenance import file_sha256
+
     if args.segments_yaml is None or not args.references:
         raise ValueError("--stream-laal needs --segments-yaml and --references.")
     if args.latency_metrics is not None:

@@ -42,6 +42,8 @@ from sacrebleu.metrics.base import Metric
 from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS
 from sacrebleu.utils import SACREBLEU_DIR
 
+from simul.eval.names import QUALITY_METRICS
+
 __all__ = [
     "BLEU_TOKENIZERS",
     "QUALITY_METRICS",
@@ -51,8 +53,6 @@ __all__ = [
     "sentence_quality",
 ]
 
-#: Metric names, matched exactly. ``chrF++`` is chrF with word bigrams (``word_order=2``).
-QUALITY_METRICS = ("BLEU", "chrF", "chrF++", "TER", "WER", "CER")
 
 #: sacrebleu's BLEU tokenizers (``ja-mecab``/``ko-mecab`` need ``sacrebleu[ja]``/``[ko]``; the
 #: SentencePiece ones need their model already in sacrebleu's cache, see ``corpus_quality``).

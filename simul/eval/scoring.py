@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 
 from simul.eval.latency import (
-    LATENCY_METRICS,
     LatencyInputs,
     compute_latency,
     corpus_mean,
     reference_length,
 )
-from simul.eval.quality import QUALITY_METRICS, TextNormalization, corpus_quality, sentence_quality
+from simul.eval.names import DEFAULT_LATENCY_METRICS, LATENCY_METRICS, QUALITY_METRICS
+from simul.eval.quality import TextNormalization, corpus_quality, sentence_quality
 from simul.eval.records import InstanceOutput, stream_names
 
 __all__ = [
@@ -46,8 +46,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: SimulEval 1.1.4's default ``--latency-metrics``, in its order.
-DEFAULT_LATENCY_METRICS = ("LAAL", "AL", "AP", "DAL", "ATD")
 
 LatencyUnit = Literal["word", "char", "spm"]
 
