@@ -32,7 +32,7 @@ from simul.eval.latency import (
     reference_length,
 )
 from simul.eval.names import DEFAULT_LATENCY_METRICS, LATENCY_METRICS, QUALITY_METRICS
-from simul.eval.quality import TextNormalization, corpus_quality, sentence_quality
+from simul.eval.quality import TextNormalization, quality_scores
 from simul.eval.records import InstanceOutput, stream_names
 
 __all__ = [
@@ -216,12 +216,10 @@ def _score_stream(
                 "bleu_tokenizer": config.bleu_tokenizer,
                 "normalization": config.normalization,
             }
-            result = corpus_quality(metric, hypotheses, references, **options)
+            result, sentences = quality_scores(metric, hypotheses, references, **options)
             corpus[metric] = result.score
             signatures[f"{name}/{metric}"] = result.signature
-            per_instance[metric] = np.asarray(
-                sentence_quality(metric, hypotheses, references, **options)
-            )
+            per_instance[metric] = np.asarray(sentences)
 
     plain = compute_latency(inputs, config.latency_metrics, use_ref_len=config.use_ref_len)
     aware = (
