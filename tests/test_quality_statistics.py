@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sacrebleu.metrics import BLEU, CHRF, TER
 
-from simul.eval._ngram_stats import bleu_statistics, chrf_statistics
+from simul.eval._ngram_stats import WHITESPACE, bleu_statistics, chrf_statistics
 from simul.eval.quality import TextNormalization, quality_scores
 
 _WORDS = ["the", "a", "cat", "Cat", "sat", "on", "mat", ".", ",", "5.", "3,5", "(hi)", "über",
@@ -67,3 +67,14 @@ def test_clipping_counts_each_reference_ngram_once() -> None:
     """'the the the' against 'the cat': one matching unigram, not three (BLEU's clipping)."""
     stats = bleu_statistics(["the the the"], ["the cat"])
     assert stats.tolist() == [[3, 2, 1, 0, 0, 0, 3, 2, 1, 0]]
+
+
+def test_whitespace_list_is_what_str_split_splits_on() -> None:
+    assert set(WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+def test_word_counts_of_irregularly_spaced_texts() -> None:
+    """Tokenisers write single spaces; other texts (tabs, doubled or edge spaces) are split."""
+    stats = bleu_statistics([" a  b\tc ", "a b"], ["a b c", ""])
+    assert stats[:, :2].tolist() == [[3, 3], [2, 0]]
+    assert stats[0, 2] == 3  # a, b and c match
