@@ -39,8 +39,16 @@ def _modules_loaded(argv: list[str]) -> set[str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["score", "--help"], ["data", "--help"], ["data", "oracle", "--help"],
-     ["sweep", "--help"], ["train", "--help"], ["demo", "--help"], ["--log-level", "ERROR", "score", "--help"]],
+    [
+        ["--help"],
+        ["score", "--help"],
+        ["data", "--help"],
+        ["data", "oracle", "--help"],
+        ["sweep", "--help"],
+        ["train", "--help"],
+        ["demo", "--help"],
+        ["--log-level", "ERROR", "score", "--help"],
+    ],
 )
 def test_help_loads_no_heavy_module(argv: list[str]) -> None:
     loaded = _modules_loaded(argv)
@@ -63,7 +71,10 @@ def test_stub_summaries_are_the_commands_own() -> None:
 
 
 def test_command_is_found_before_parsing() -> None:
-    assert main_cli._commands_in(["--log-level", "DEBUG", "data", "check", "x"]) == ("data", "check")
+    assert main_cli._commands_in(["--log-level", "DEBUG", "data", "check", "x"]) == (
+        "data",
+        "check",
+    )
     assert main_cli._commands_in(["score", "runs/x", "--output", "y"]) == ("score", "runs/x")
     assert main_cli._commands_in(["--help"]) == (None, None)
     assert main_cli._commands_in(["nonsense"]) == (None, None)

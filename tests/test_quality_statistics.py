@@ -17,11 +17,35 @@ from sacrebleu.metrics import BLEU, CHRF, TER
 from simul.eval._ngram_stats import WHITESPACE, bleu_statistics, chrf_statistics
 from simul.eval.quality import TextNormalization, quality_scores
 
-_WORDS = ["the", "a", "cat", "Cat", "sat", "on", "mat", ".", ",", "5.", "3,5", "(hi)", "über",
-          "Straße", "猫が", "座った", "x", "xx", "-", "don't", "Hello!", ""]
+_WORDS = [
+    "the",
+    "a",
+    "cat",
+    "Cat",
+    "sat",
+    "on",
+    "mat",
+    ".",
+    ",",
+    "5.",
+    "3,5",
+    "(hi)",
+    "über",
+    "Straße",
+    "猫が",
+    "座った",
+    "x",
+    "xx",
+    "-",
+    "don't",
+    "Hello!",
+    "",
+]
 _sentence = st.lists(st.sampled_from(_WORDS), max_size=14).map(" ".join)
 _corpus = st.integers(1, 12).flatmap(
-    lambda n: st.tuples(st.lists(_sentence, min_size=n, max_size=n), st.lists(_sentence, min_size=n, max_size=n))
+    lambda n: st.tuples(
+        st.lists(_sentence, min_size=n, max_size=n), st.lists(_sentence, min_size=n, max_size=n)
+    )
 )
 
 
@@ -36,8 +60,12 @@ def _sacrebleu(name: str, lowercase: bool, sentence: bool):
 
 
 @settings(max_examples=150, deadline=None)
-@given(corpus=_corpus, name=st.sampled_from(["BLEU", "chrF", "chrF++", "TER"]), lowercase=st.booleans())
-def test_quality_scores_equal_sacrebleu(corpus: tuple[list[str], list[str]], name: str, lowercase: bool) -> None:
+@given(
+    corpus=_corpus, name=st.sampled_from(["BLEU", "chrF", "chrF++", "TER"]), lowercase=st.booleans()
+)
+def test_quality_scores_equal_sacrebleu(
+    corpus: tuple[list[str], list[str]], name: str, lowercase: bool
+) -> None:
     hypotheses, references = corpus
     result, sentences = quality_scores(
         name, hypotheses, references, normalization=TextNormalization(sacrebleu_lowercase=lowercase)
@@ -46,7 +74,9 @@ def test_quality_scores_equal_sacrebleu(corpus: tuple[list[str], list[str]], nam
     assert result.score == metric.corpus_score(hypotheses, [references]).score
     assert result.signature == str(metric.get_signature())
     single = _sacrebleu(name, lowercase, sentence=True)
-    expected = [single.sentence_score(h, [r]).score for h, r in zip(hypotheses, references, strict=True)]
+    expected = [
+        single.sentence_score(h, [r]).score for h, r in zip(hypotheses, references, strict=True)
+    ]
     assert sentences == expected
 
 

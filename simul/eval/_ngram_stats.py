@@ -75,7 +75,9 @@ def clipped_ngram_counts(
         pair_sentence = side - num_sentences * is_reference  # (T_n,) hypothesis and reference agree
         if int(codes.max()) + 1 > _CODE_LIMIT // max(num_sentences, 1):
             codes, _ = _dense(codes)
-        pairs, num_pairs = _dense(pair_sentence * (int(codes.max()) + 1) + codes)  # (sentence, n-gram)
+        pairs, num_pairs = _dense(
+            pair_sentence * (int(codes.max()) + 1) + codes
+        )  # (sentence, n-gram)
         hypothesis_count = np.bincount(pairs[~is_reference], minlength=num_pairs)
         reference_count = np.bincount(pairs[is_reference], minlength=num_pairs)
         clipped = np.minimum(hypothesis_count, reference_count)  # (num_pairs,)
@@ -90,9 +92,11 @@ def clipped_ngram_counts(
 
 
 #: The whitespace ``str.split()`` splits on (``str.isspace``); a test checks the list.
-WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(
-    map(chr, range(0x2000, 0x200B))
-) + "\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 _NO_WHITESPACE = str.maketrans(dict.fromkeys(WHITESPACE))
 
 
@@ -106,7 +110,9 @@ def _word_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter(map(len, splits), np.int64, len(splits))
     first_position: dict[str, int] = {}
     words = itertools.chain.from_iterable(splits)
-    ids = np.fromiter(map(first_position.setdefault, words, itertools.count()), np.int64, int(lengths.sum()))
+    ids = np.fromiter(
+        map(first_position.setdefault, words, itertools.count()), np.int64, int(lengths.sum())
+    )
     return ids, lengths
 
 
