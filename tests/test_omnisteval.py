@@ -197,3 +197,38 @@ def test_yaal_stops_before_the_first_word_at_the_source_end() -> None:
     assert math.isnan(yaal([1000.0], 1000.0, 1))
     long = yaal(delays, 1000.0, 3, long_form=True, recording_end_ms=1200.0)
     assert long == pytest.approx((100 + 500 - 1 / gamma + 1000 - 2 / gamma) / 3)
+
+
+def test_shipped_simuleval_run_equals_omnisteval() -> None:
+    """The real SimulEval 1.1.4 run in data/examples (with elapsed), through `simul score --scorer omnisteval`'s function."""
+    log = Path(__file__).parent.parent / "data" / "examples" / "simuleval_speech" / "instances.log"
+    theirs, _, _ = evaluate_instances(
+        load_shortform_instances(str(log), None, "delays", "elapsed"), is_longform=False
+    )
+    ours = score_omnisteval(read_instances_log(log)).corpus.loc["main"].to_dict()
+    _assert_equal(ours, theirs, _SHORT)
+    assert ours["YAAL"] == pytest.approx(302.5529, abs=1e-4)  # what `omnisteval shortform` prints
+
+
+def test_cli_scores_long_form_and_refuses_simuleval_only_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simul.cli.main import main
+
+    yaml_path, ref_path, log = _long_inputs(tmp_path, random.Random(3))
+    out = tmp_path / "out"
+    argv = [
+        "score",
+        str(log),
+        "--scorer",
+        "omnisteval",
+        "--segments-yaml",
+        str(yaml_path),
+        "--references",
+        str(ref_path),
+    ]
+    assert main([*argv, "--output", str(out)]) == 0
+    assert "LongYAAL" in capsys.readouterr().out
+    assert (out / "scores.tsv").is_file() and (out / "resegmented" / "instances.log").is_file()
+    assert main([*argv, "--latency-metrics", "AL"]) == 2
+    assert "--latency-metrics does not apply to --scorer omnisteval" in capsys.readouterr().err

@@ -71,6 +71,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER")
     parser.add_argument("--remove-punctuation", action="store_true",
                         help="remove punctuation (Unicode category P) before WER/CER")
+    parser.add_argument(
+        "--scorer", choices=("simuleval", "omnisteval"), default="simuleval",
+        help="whose definitions: simuleval (SimulEval 1.1.4's columns, default) or omnisteval "
+        "(OmniSTEval 0.1.10's, IWSLT 2026's scorer: BLEU, chrF, YAAL, AL, LAAL, AP, DAL, _CA columns "
+        "when elapsed is logged, and the degeneracy test SWF, EFSW, DSPTV; with --segments-yaml and "
+        "--references each log line is a talk, cut into the segments by SoftSegmenter and scored "
+        "with LongYAAL, LongAL, ...)",
+    )  # fmt: skip
     stream = parser.add_argument_group(
         "StreamLAAL (unsegmented talks)",
         "each log line is a whole talk; its output is re-segmented into the reference segments "
@@ -101,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from simul.provenance import file_sha256
 
     log_path = find_log(args.log)
+    if args.scorer == "omnisteval":
+        return _run_omnisteval(args, log_path)
     if args.stream_laal:
         return _run_stream_laal(args, log_path)
     for flag, value in (("--segments-yaml", args.segments_yaml), ("--references", args.references)):
@@ -208,4 +218,51 @@ def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
     for name, signature in result.scores.signatures.items():
         print(f"{name}: {signature}")
     logger.info("wrote %s and %s", ", ".join(str(path) for path in written), resegmented)
+    return 0
+
+
+def _run_omnisteval(args: argparse.Namespace, log_path: Path) -> int:
+    """``--scorer omnisteval``: short form, or long form with --segments-yaml and --references."""
+    from simul.eval.log_io import read_instances_log, write_instances_log
+    from simul.eval.omnisteval_scoring import score_omnisteval, score_omnisteval_long
+    from simul.eval.records import stream_names
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.talk_references import read_talk_references
+    from simul.provenance import file_sha256
+
+    refused = {
+        "--stream-laal": args.stream_laal,
+        "--latency-metrics": args.latency_metrics is not None,
+        "--quality-metrics": args.quality_metrics is not None,
+        "--computation-aware": args.computation_aware,  # _CA columns come whenever elapsed is logged
+        "--no-use-ref-len": args.no_use_ref_len,
+        "--latency-unit": args.latency_unit != "word",
+    }
+    for flag, given in refused.items():
+        if given:
+            raise ValueError(f"{flag} does not apply to --scorer omnisteval (its metrics are fixed).")
+    long_form = args.segments_yaml is not None or args.references is not None
+    instances = read_instances_log(log_path, source_type=args.source_type)
+    inputs: dict = {"log": str(log_path), "log_sha256": file_sha256(log_path), "scorer": "omnisteval 0.1.10"}
+    if long_form:
+        if args.segments_yaml is None or not args.references:
+            raise ValueError("long-form --scorer omnisteval needs both --segments-yaml and --references.")
+        files = reference_files(args.references, stream_names(instances))
+        result = score_omnisteval_long(
+            instances, read_talk_references(args.segments_yaml, files), bleu_tokenizer=args.bleu_tokenizer
+        )
+        scores = result.scores
+        inputs.update(segments_yaml=str(args.segments_yaml), references={k: str(v) for k, v in files.items()},
+                      resegmentation="SoftSegmenter (OmniSTEval 0.1.10, no Moses tokenisation)")  # fmt: skip
+    else:
+        scores = score_omnisteval(instances, bleu_tokenizer=args.bleu_tokenizer)
+    default = "simul-omnisteval-long-scores" if long_form else "simul-omnisteval-scores"
+    output = args.output if args.output is not None else log_path.parent / default
+    written = write_scores(output, scores, **inputs)
+    if long_form:
+        written.append(write_instances_log(output / "resegmented", result.segments))
+    print(format_scores(scores))
+    for name, signature in scores.signatures.items():
+        print(f"{name}: {signature}")
+    logger.info("wrote %s", ", ".join(str(path) for path in written))
     return 0

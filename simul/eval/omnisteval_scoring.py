@@ -63,7 +63,9 @@ def _stream_scores(
             per_instance[column] = np.asarray(values[metric])
             corpus[column] = corpus_value(values[metric])
         if not long_form and not suffix:
-            corpus.update(degeneracy(delays, source_lengths, values["YAAL"]))
+            degenerate = degeneracy(delays, source_lengths, values["YAAL"])
+    if not long_form:
+        corpus.update(degenerate)  # after the latency columns, as OmniSTEval reports it
     table = pd.DataFrame(per_instance)
     table.insert(0, "index", [instance.index for instance in members])
     table.insert(1, "stream", name)
