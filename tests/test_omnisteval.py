@@ -232,3 +232,87 @@ def test_cli_scores_long_form_and_refuses_simuleval_only_flags(
     assert (out / "scores.tsv").is_file() and (out / "resegmented" / "instances.log").is_file()
     assert main([*argv, "--latency-metrics", "AL"]) == 2
     assert "--latency-metrics does not apply to --scorer omnisteval" in capsys.readouterr().err
+
+
+def _simulstream_log(tmp_path: Path, rng: random.Random, yaml_path: Path) -> Path:
+    """A simulstream metrics log for the talks of ``yaml_path``, with retracted tokens."""
+    import yaml
+
+    talks: dict[str, float] = {}
+    for segment in yaml.safe_load(yaml_path.read_text()):
+        talks[segment["wav"]] = max(
+            talks.get(segment["wav"], 0.0), segment["offset"] + segment["duration"]
+        )
+    lines = []
+    for number, (wav, end_s) in enumerate(talks.items()):
+        lines.append({"id": number, "metadata": {"wav_name": f"/data/{wav}"}})
+        processed, tokens = 0.0, []
+        while processed < end_s + 1:
+            processed += rng.choice([0.32, 0.64, 1.0])
+            deleted = (
+                tokens[-rng.randint(1, min(3, len(tokens))) :]
+                if tokens and rng.random() < 0.25
+                else []
+            )
+            if deleted:
+                tokens = tokens[: -len(deleted)]
+            generated = _words(rng, rng.randint(0, 3))
+            tokens += generated
+            lines.append({"id": number, "total_audio_processed": processed, "computation_time": rng.uniform(0, 0.2),
+                          "generated_tokens": generated, "deleted_tokens": deleted})  # fmt: skip
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return log
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_simulstream_log_reads_and_scores_as_simulstream_and_omnisteval(
+    tmp_path: Path, seed: int
+) -> None:
+    readers = pytest.importorskip("simulstream.metrics.readers")
+    from types import SimpleNamespace
+
+    from simul.eval.simulstream_log import read_simulstream_log
+
+    rng = random.Random(200 + seed)
+    yaml_path, ref_path, _ = _long_inputs(tmp_path, rng)
+    log = _simulstream_log(tmp_path, rng, yaml_path)
+    expected = readers.LogReader(
+        SimpleNamespace(detokenizer_type="simuleval", latency_unit="word"), str(log)
+    )
+    talks = read_simulstream_log(log)
+    for talk, output in zip(talks, expected.final_outputs_and_latencies().values(), strict=True):
+        stream = talk.streams["main"]
+        assert stream.prediction == output.final_text
+        assert stream.delays == tuple(d * 1000 for d in output.ideal_delays)
+        assert stream.elapsed == tuple(d * 1000 for d in output.computational_aware_delays)
+    config = tmp_path / "eval.yaml"
+    config.write_text("detokenizer_type: simuleval\nlatency_unit: word\n")
+    ref_words, hyp_words, segmentation, ref_sentences = load_resegmentation_inputs(
+        str(yaml_path),
+        None,
+        str(ref_path),
+        str(log),
+        hypothesis_format="simulstream",
+        simulstream_config_file=str(config),
+    )
+    if any(not talk for talk in ref_words):
+        pytest.skip("omnisteval cannot align a talk without reference words")
+    instances, _ = resegment(ref_words, hyp_words, segmentation, ref_sentences, lang=None)
+    theirs, _, _ = evaluate_instances(instances, is_longform=True)
+    result = score_omnisteval_long(talks, read_talk_references(yaml_path, {"main": ref_path}))
+    _assert_equal(result.scores.corpus.loc["main"].to_dict(), theirs, _LONG)
+
+
+def test_cli_scores_a_simulstream_log_long_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simul.cli.main import main
+
+    rng = random.Random(5)
+    yaml_path, ref_path, _ = _long_inputs(tmp_path, rng)
+    log = _simulstream_log(tmp_path, rng, yaml_path)
+    argv = ["score", str(log), "--log-format", "simulstream", "--scorer", "omnisteval",
+            "--segments-yaml", str(yaml_path), "--references", str(ref_path), "--output", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    assert "LongYAAL" in capsys.readouterr().out

@@ -72,6 +72,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--remove-punctuation", action="store_true",
                         help="remove punctuation (Unicode category P) before WER/CER")
     parser.add_argument(
+        "--log-format", choices=("simuleval", "simulstream"), default="simuleval",
+        help="simuleval: an instances.log (SimulEval's or simul's; default); simulstream: the "
+        "metrics log of FBK's simulstream server, one talk per wav_name, re-translations replayed "
+        "as simulstream 1.0.0 does (word unit, its simuleval detokenizer)",
+    )  # fmt: skip
+    parser.add_argument(
         "--scorer", choices=("simuleval", "omnisteval"), default="simuleval",
         help="whose definitions: simuleval (SimulEval 1.1.4's columns, default) or omnisteval "
         "(OmniSTEval 0.1.10's, IWSLT 2026's scorer: BLEU, chrF, YAAL, AL, LAAL, AP, DAL, _CA columns "
@@ -103,7 +109,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simul.eval.log_io import find_log, read_instances_log
+    from simul.eval.log_io import find_log
     from simul.eval.report import format_scores, write_scores
     from simul.eval.scoring import score
     from simul.provenance import file_sha256
@@ -116,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--segments-yaml", args.segments_yaml), ("--references", args.references)):
         if value is not None:
             raise ValueError(f"{flag} is for talk-level output: add --stream-laal.")
-    instances = read_instances_log(log_path, source_type=args.source_type)
+    instances = _read_log(args, log_path)
     config = _scoring_config(args, tuple(args.latency_metrics or DEFAULT_LATENCY_METRICS))
     scores = score(instances, config)
     output = args.output if args.output is not None else log_path.parent / "simul-scores"
@@ -126,6 +132,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: {signature}")
     logger.info("wrote %s", ", ".join(str(path) for path in written))
     return 0
+
+
+def _read_log(args: argparse.Namespace, log_path: Path) -> list:
+    """The log's records, in either format (``--log-format``)."""
+    if args.log_format == "simulstream":
+        from simul.eval.simulstream_log import read_simulstream_log
+
+        if args.source_type == "text":
+            raise ValueError("a simulstream log is speech input; drop --source-type text.")
+        return read_simulstream_log(log_path)
+    from simul.eval.log_io import read_instances_log
+
+    return read_instances_log(log_path, source_type=args.source_type)
 
 
 def _scoring_config(args: argparse.Namespace, latency_metrics: tuple[str, ...]) -> ScoringConfig:
@@ -168,7 +187,7 @@ def reference_files(values: list[str], log_streams: list[str]) -> dict[str, Path
 
 
 def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
-    from simul.eval.log_io import read_instances_log, write_instances_log
+    from simul.eval.log_io import write_instances_log
     from simul.eval.records import stream_names
     from simul.eval.report import format_scores, write_scores
     from simul.eval.stream_latency import score_stream_laal
@@ -179,7 +198,7 @@ def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
         raise ValueError("--stream-laal needs --segments-yaml and --references.")
     if args.latency_metrics is not None:
         raise ValueError("--stream-laal scores LAAL only (StreamLAAL); drop --latency-metrics.")
-    talks = read_instances_log(log_path, source_type=args.source_type)
+    talks = _read_log(args, log_path)
     log_streams = stream_names(talks)
     files = reference_files(args.references, log_streams)
     unknown = sorted(set(files) - set(log_streams))
@@ -223,7 +242,7 @@ def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
 
 def _run_omnisteval(args: argparse.Namespace, log_path: Path) -> int:
     """``--scorer omnisteval``: short form, or long form with --segments-yaml and --references."""
-    from simul.eval.log_io import read_instances_log, write_instances_log
+    from simul.eval.log_io import write_instances_log
     from simul.eval.omnisteval_scoring import score_omnisteval, score_omnisteval_long
     from simul.eval.records import stream_names
     from simul.eval.report import format_scores, write_scores
@@ -242,7 +261,7 @@ def _run_omnisteval(args: argparse.Namespace, log_path: Path) -> int:
         if given:
             raise ValueError(f"{flag} does not apply to --scorer omnisteval (its metrics are fixed).")
     long_form = args.segments_yaml is not None or args.references is not None
-    instances = read_instances_log(log_path, source_type=args.source_type)
+    instances = _read_log(args, log_path)
     inputs: dict = {"log": str(log_path), "log_sha256": file_sha256(log_path), "scorer": "omnisteval 0.1.10"}
     if long_form:
         if args.segments_yaml is None or not args.references:
