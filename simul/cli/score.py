@@ -109,6 +109,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simul.eval.log_io import collector_paused
+
+    with collector_paused():  # millions of small objects, no cycles: see collector_paused
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from simul.eval.log_io import find_log
     from simul.eval.report import format_scores, write_scores
     from simul.eval.scoring import score
