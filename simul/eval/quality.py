@@ -268,6 +268,8 @@ def quality_scores(
     corpus = QualityResult(name=name, score=corpus_score, signature=str(metric.get_signature()))
     if name == "BLEU":
         per_sentence = [_sentence_bleu(row, metric.max_ngram_order) for row in stats.tolist()]
+    elif name in ("chrF", "chrF++"):  # the float CHRFScore holds, without building the object
+        per_sentence = [metric._compute_f_score(row) for row in stats.tolist()]
     else:
         sentence_metric = _sacrebleu_metric(name, bleu_tokenizer, normalization, sentence=True)
         per_sentence = [sentence_metric._compute_score_from_stats(row).score for row in stats.tolist()]
