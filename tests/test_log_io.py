@@ -143,3 +143,33 @@ def test_written_log_is_simuleval_compatible(tmp_path: Path) -> None:
     assert simuleval_view.delays == [320.0, 640.0]
     assert (tmp_path / "config.yaml").read_text() == "source_type: speech\ntarget_type: text\n"
     assert set(read_instances_log(tmp_path)[0].streams) == {"st", "asr"}
+
+
+def test_non_utf8_bytes_name_file_line_and_column(tmp_path: Path) -> None:
+    """A stray 0xff used to fail the whole file with "'utf-8' codec can't decode", no place."""
+    log = tmp_path / "instances.log"
+    bad = json.dumps({**SPEECH_LINE, "index": 1}).encode().replace(b"Hallo", b"Hall\xff", 1)
+    log.write_bytes(json.dumps(SPEECH_LINE).encode() + b"\n" + bad + b"\n")
+    column = bad.index(b"\xff") + 1
+    with pytest.raises(ValueError, match=re.escape(f"{log}:2: not valid UTF-8 (byte 0xff at column {column}).")):
+        read_instances_log(log)
+
+
+def test_utf8_bom_is_reported_as_such(tmp_path: Path) -> None:
+    """A BOM used to read as "not a JSON object (Expecting value)"."""
+    log = tmp_path / "instances.log"
+    log.write_bytes(b"\xef\xbb\xbf" + json.dumps(SPEECH_LINE).encode() + b"\n")
+    with pytest.raises(ValueError, match=re.escape(f"{log}:1: the log starts with a UTF-8 byte order mark (BOM)")):
+        read_instances_log(log)
+
+
+def test_lines_the_fast_parser_refuses_read_as_the_standard_library_reads_them(tmp_path: Path) -> None:
+    """orjson refuses NaN, 65-bit integers and non-ASCII blanks; the standard library's reading holds."""
+    log = tmp_path / "instances.log"
+    line = json.dumps({**SPEECH_LINE, "extra_big": 2**70})
+    log.write_bytes(("\u00a0" + line + "\r\n\r\n" + json.dumps({**SPEECH_LINE, "index": 1}) + "\r\n").encode())
+    first, second = read_instances_log(log)
+    assert first.extra["extra_big"] == 2**70 and second.origin == f"{log}:3"
+    log.write_text(json.dumps(SPEECH_LINE) + "\n" + json.dumps(SPEECH_LINE)[:-1] + "}}\n")
+    with pytest.raises(ValueError, match=re.escape(f"{log}:2: not a JSON object (Extra data).")):
+        read_instances_log(log)

@@ -16,13 +16,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from simul.data.oracle import oracle_outputs
-from simul.data.readers.mustc import read_mustc
-from simul.eval.latency import LATENCY_METRICS
-from simul.eval.log_io import write_instances_log
-from simul.eval.report import format_scores, write_scores
-from simul.eval.scoring import ScoringConfig, score
-from simul.provenance import file_sha256
+from simul.eval.names import LATENCY_METRICS
 
 __all__ = ["ORACLE_LATENCY_METRICS", "add_parser", "run"]
 
@@ -68,6 +62,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not at the top: these load numpy, pandas and sacrebleu, which `--help` does not need.
+    from simul.data.oracle import oracle_outputs
+    from simul.data.readers.mustc import read_mustc
+    from simul.eval.log_io import write_instances_log
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.scoring import ScoringConfig, score
+    from simul.provenance import file_sha256
+
     langs = list(dict.fromkeys(args.langs))
     instances = read_mustc(args.corpus_dir, args.split, src_lang=args.src_lang, tgt_langs=langs)
     if not instances:

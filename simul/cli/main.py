@@ -4,22 +4,64 @@ Each subcommand lives in its own module under ``simul.cli`` and provides two fun
 ``add_parser(subparsers)`` (declares its arguments and help) and ``run(args) -> int``
 (does the work, returns the exit status).  The list below is explicit on purpose: no
 registration by import side effect.
+
+Why the modules are imported lazily: importing them all (torch, pandas, matplotlib behind
+them) took 2.5 s before any command ran.  ``simul --help`` now imports none of them (it shows
+the one-line summaries kept here) and ``simul COMMAND ...`` imports only that command's module;
+``tests/test_cli_startup.py`` checks that the summaries equal the modules' own.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from simul import __version__
-from simul.cli import data, demo, eval, score, sweep, train
 
-_COMMANDS = (score, data, train, eval, sweep, demo)
+#: Command name -> (module, the one-line summary that ``simul --help`` shows), in help order.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "score": (
+        "simul.cli.score",
+        "score an instances.log: latency (AL, LAAL, DAL, AP, ATD, YAAL, ...) and quality per stream",
+    ),
+    "data": (
+        "simul.cli.data",
+        "corpora: build the benchmark, speak a bitext, check, prepare, align, oracle latency",
+    ),
+    "train": (
+        "simul.cli.train",
+        "train a model (transducer, ...) from a YAML config; resumes an interrupted run",
+    ),
+    "eval": (
+        "simul.cli.eval",
+        "run a test set simultaneously through a model and a policy; write instances.log and scores",
+    ),
+    "sweep": (
+        "simul.cli.sweep",
+        "run a grid of simul eval runs (policy x parameters x segment size), resumably; gather a table and a plot",
+    ),
+    "demo": (
+        "simul.cli.demo",
+        "end-to-end demo: build the corpus, train a streaming ASR T-T, evaluate native and "
+        "wait-k policies, write a latency/WER table and plot",
+    ),
+}
+
+_ALL = "*"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = _ALL, nested: str | None = _ALL) -> argparse.ArgumentParser:
+    """The ``simul`` parser, with the full sub-parser of ``command`` only.
+
+    Args:
+        command: the subcommand whose module is imported and whose arguments are declared;
+            the others get a stub that only carries their summary.  ``"*"`` (default): all of
+            them; ``None``: none (enough for ``simul --help`` and ``--version``).
+        nested: for ``data``, the same choice among its subcommands.
+    """
     parser = argparse.ArgumentParser(
         prog="simul",
         description=(
@@ -33,14 +75,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="verbosity of the log on stderr (default: INFO)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in _COMMANDS:
-        command.add_parser(subparsers)
+    for name, (module, summary) in _COMMANDS.items():
+        if command in (_ALL, name):
+            options = {"subcommand": nested} if name == "data" else {}
+            importlib.import_module(module).add_parser(subparsers, **options)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
+
+
+def _commands_in(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """The subcommand named in ``argv`` (its first word that is not an option) and the word after it.
+
+    Why not argparse: the point is to know which module to import before building the parser.
+    An unknown or missing command gives ``None``, and argparse then reports it.
+    """
+    words: list[str] = []
+    skip_value = False
+    for word in argv:
+        if skip_value:
+            skip_value = False
+        elif word == "--log-level" and not words:  # the top-level option takes a value
+            skip_value = True
+        elif not word.startswith("-"):
+            words.append(word)
+    command = words[0] if words and words[0] in _COMMANDS else None
+    return command, (words[1] if command is not None and len(words) > 1 else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; user errors print one clear line."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(*_commands_in(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="[simul] %(levelname)s %(message)s")
     try:

@@ -11,16 +11,14 @@ import argparse
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from simul.eval.latency import LATENCY_METRICS
-from simul.eval.log_io import find_log, read_instances_log, write_instances_log
-from simul.eval.quality import QUALITY_METRICS, TextNormalization
-from simul.eval.records import stream_names
-from simul.eval.report import format_scores, write_scores
-from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig, score
-from simul.eval.stream_latency import score_stream_laal
-from simul.eval.talk_references import read_talk_references
-from simul.provenance import file_sha256
+# Only the metric names at import time: `simul score --help` must not load numpy, pandas or
+# sacrebleu (start-up under 0.3 s); `run` imports what scoring needs.
+from simul.eval.names import DEFAULT_LATENCY_METRICS, LATENCY_METRICS, QUALITY_METRICS
+
+if TYPE_CHECKING:
+    from simul.eval.scoring import ScoringConfig
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +26,14 @@ logger = logging.getLogger(__name__)
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="score an instances.log: latency (AL, LAAL, DAL, AP, ATD, ...) and quality per stream",
+        help="score an instances.log: latency (AL, LAAL, DAL, AP, ATD, YAAL, ...) and quality per stream",
         description=(
             "Score the instances.log of a SimulEval or simul run. Latency equals SimulEval 1.1.4's "
             "scorers (same definitions, same corpus mean); with --computation-aware the plain "
             "columns stay plain (SimulEval 1.1.4 makes them computation-aware too: its issue 44). "
-            "Writes scores.tsv, instance_scores.tsv and scores.json with provenance."
+            "Writes scores.tsv, instance_scores.tsv and scores.json with provenance. "
+            "--scorer omnisteval gives OmniSTEval 0.1.10's columns instead (IWSLT 2026: YAAL, "
+            "LongYAAL after SoftSegmenter with --segments-yaml and --references)."
         ),
     )
     parser.add_argument("log", type=Path, help="an instances.log, or the directory that holds one")
@@ -73,6 +73,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER")
     parser.add_argument("--remove-punctuation", action="store_true",
                         help="remove punctuation (Unicode category P) before WER/CER")
+    parser.add_argument(
+        "--log-format", choices=("simuleval", "simulstream"), default="simuleval",
+        help="simuleval: an instances.log (SimulEval's or simul's; default); simulstream: the "
+        "metrics log of FBK's simulstream server, one talk per wav_name, re-translations replayed "
+        "as simulstream 1.0.0 does (word unit, its simuleval detokenizer)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scorer", choices=("simuleval", "omnisteval"), default="simuleval",
+        help="whose definitions: simuleval (SimulEval 1.1.4's columns, default) or omnisteval "
+        "(OmniSTEval 0.1.10's, IWSLT 2026's scorer: BLEU, chrF, YAAL, AL, LAAL, AP, DAL, _CA columns "
+        "when elapsed is logged, and the degeneracy test SWF, EFSW, DSPTV; with --segments-yaml and "
+        "--references each log line is a talk, cut into the segments by SoftSegmenter and scored "
+        "with LongYAAL, LongAL, ...)",
+    )  # fmt: skip
     stream = parser.add_argument_group(
         "StreamLAAL (unsegmented talks)",
         "each log line is a whole talk; its output is re-segmented into the reference segments "
@@ -97,13 +111,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simul.eval.log_io import collector_paused
+
+    with collector_paused():  # millions of small objects, no cycles: see collector_paused
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from simul.eval.log_io import find_log
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.scoring import score
+    from simul.provenance import file_sha256
+
     log_path = find_log(args.log)
+    if args.scorer == "omnisteval":
+        return _run_omnisteval(args, log_path)
     if args.stream_laal:
         return _run_stream_laal(args, log_path)
     for flag, value in (("--segments-yaml", args.segments_yaml), ("--references", args.references)):
         if value is not None:
             raise ValueError(f"{flag} is for talk-level output: add --stream-laal.")
-    instances = read_instances_log(log_path, source_type=args.source_type)
+    instances = _read_log(args, log_path)
     config = _scoring_config(args, tuple(args.latency_metrics or DEFAULT_LATENCY_METRICS))
     scores = score(instances, config)
     output = args.output if args.output is not None else log_path.parent / "simul-scores"
@@ -126,7 +154,23 @@ def _refuse_the_logs_own_scores(output: Path, log_path: Path) -> None:
         )
 
 
+def _read_log(args: argparse.Namespace, log_path: Path) -> list:
+    """The log's records, in either format (``--log-format``)."""
+    if args.log_format == "simulstream":
+        from simul.eval.simulstream_log import read_simulstream_log
+
+        if args.source_type == "text":
+            raise ValueError("a simulstream log is speech input; drop --source-type text.")
+        return read_simulstream_log(log_path)
+    from simul.eval.log_io import read_instances_log
+
+    return read_instances_log(log_path, source_type=args.source_type)
+
+
 def _scoring_config(args: argparse.Namespace, latency_metrics: tuple[str, ...]) -> ScoringConfig:
+    from simul.eval.quality import TextNormalization
+    from simul.eval.scoring import ScoringConfig
+
     return ScoringConfig(
         latency_metrics=latency_metrics,
         quality_metrics=None if args.quality_metrics is None else tuple(args.quality_metrics),
@@ -163,11 +207,18 @@ def reference_files(values: list[str], log_streams: list[str]) -> dict[str, Path
 
 
 def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
+    from simul.eval.log_io import write_instances_log
+    from simul.eval.records import stream_names
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.stream_latency import score_stream_laal
+    from simul.eval.talk_references import read_talk_references
+    from simul.provenance import file_sha256
+
     if args.segments_yaml is None or not args.references:
         raise ValueError("--stream-laal needs --segments-yaml and --references.")
     if args.latency_metrics is not None:
         raise ValueError("--stream-laal scores LAAL only (StreamLAAL); drop --latency-metrics.")
-    talks = read_instances_log(log_path, source_type=args.source_type)
+    talks = _read_log(args, log_path)
     log_streams = stream_names(talks)
     files = reference_files(args.references, log_streams)
     unknown = sorted(set(files) - set(log_streams))
@@ -207,4 +258,52 @@ def _run_stream_laal(args: argparse.Namespace, log_path: Path) -> int:
     for name, signature in result.scores.signatures.items():
         print(f"{name}: {signature}")
     logger.info("wrote %s and %s", ", ".join(str(path) for path in written), resegmented)
+    return 0
+
+
+def _run_omnisteval(args: argparse.Namespace, log_path: Path) -> int:
+    """``--scorer omnisteval``: short form, or long form with --segments-yaml and --references."""
+    from simul.eval.log_io import write_instances_log
+    from simul.eval.omnisteval_scoring import score_omnisteval, score_omnisteval_long
+    from simul.eval.records import stream_names
+    from simul.eval.report import format_scores, write_scores
+    from simul.eval.talk_references import read_talk_references
+    from simul.provenance import file_sha256
+
+    refused = {
+        "--stream-laal": args.stream_laal,
+        "--latency-metrics": args.latency_metrics is not None,
+        "--quality-metrics": args.quality_metrics is not None,
+        "--computation-aware": args.computation_aware,  # _CA columns come whenever elapsed is logged
+        "--no-use-ref-len": args.no_use_ref_len,
+        "--latency-unit": args.latency_unit != "word",
+    }
+    for flag, given in refused.items():
+        if given:
+            raise ValueError(f"{flag} does not apply to --scorer omnisteval (its metrics are fixed).")
+    long_form = args.segments_yaml is not None or args.references is not None
+    instances = _read_log(args, log_path)
+    inputs: dict = {"log": str(log_path), "log_sha256": file_sha256(log_path), "scorer": "omnisteval 0.1.10"}
+    if long_form:
+        if args.segments_yaml is None or not args.references:
+            raise ValueError("long-form --scorer omnisteval needs both --segments-yaml and --references.")
+        files = reference_files(args.references, stream_names(instances))
+        result = score_omnisteval_long(
+            instances, read_talk_references(args.segments_yaml, files), bleu_tokenizer=args.bleu_tokenizer
+        )
+        scores = result.scores
+        inputs.update(segments_yaml=str(args.segments_yaml), references={k: str(v) for k, v in files.items()},
+                      resegmentation="SoftSegmenter (OmniSTEval 0.1.10, no Moses tokenisation)")  # fmt: skip
+    else:
+        scores = score_omnisteval(instances, bleu_tokenizer=args.bleu_tokenizer)
+    default = "simul-omnisteval-long-scores" if long_form else "simul-omnisteval-scores"
+    output = args.output if args.output is not None else log_path.parent / default
+    _refuse_the_logs_own_scores(output, log_path)
+    written = write_scores(output, scores, **inputs)
+    if long_form:
+        written.append(write_instances_log(output / "resegmented", result.segments))
+    print(format_scores(scores))
+    for name, signature in scores.signatures.items():
+        print(f"{name}: {signature}")
+    logger.info("wrote %s", ", ".join(str(path) for path in written))
     return 0

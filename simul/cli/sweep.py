@@ -14,8 +14,6 @@ import argparse
 import logging
 from pathlib import Path
 
-from simul.sweep import gather, load_sweep_config, markdown_table, run_sweep, write_outputs
-
 __all__ = ["add_parser", "run"]
 
 logger = logging.getLogger(__name__)
@@ -43,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not at the top: simul.sweep loads torch and pandas, which `simul sweep --help` does not need.
+    from simul.sweep import gather, load_sweep_config, markdown_table, run_sweep, write_outputs
+
     config = load_sweep_config(args.config, args.overrides)
     status = 0
     if not args.gather_only:

@@ -26,12 +26,13 @@ from typing import Literal
 
 import numpy as np
 
+from simul.eval.names import LATENCY_METRICS
+
 __all__ = ["LATENCY_METRICS", "LatencyInputs", "compute_latency", "corpus_mean"]
 
 SourceType = Literal["speech", "text"]
 
 #: Every metric ``compute_latency`` knows, in SimulEval's names.
-LATENCY_METRICS = ("AL", "LAAL", "AP", "DAL", "ATD", "StartOffset", "EndOffset", "RTF", "NumChunks")
 
 #: ATD's length of one source token for speech input, in ms ("300 ms per word").
 SPEECH_SOURCE_TOKEN_MS = 300.0

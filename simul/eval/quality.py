@@ -37,10 +37,14 @@ from typing import Literal
 
 import jiwer
 import jiwer.transforms as jiwer_transforms
+import numpy as np
 from sacrebleu.metrics import BLEU, CHRF, TER
 from sacrebleu.metrics.base import Metric
 from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS
 from sacrebleu.utils import SACREBLEU_DIR
+
+from simul.eval._ngram_stats import bleu_statistics, chrf_statistics
+from simul.eval.names import QUALITY_METRICS
 
 __all__ = [
     "BLEU_TOKENIZERS",
@@ -48,11 +52,10 @@ __all__ = [
     "QualityResult",
     "TextNormalization",
     "corpus_quality",
+    "quality_scores",
     "sentence_quality",
 ]
 
-#: Metric names, matched exactly. ``chrF++`` is chrF with word bigrams (``word_order=2``).
-QUALITY_METRICS = ("BLEU", "chrF", "chrF++", "TER", "WER", "CER")
 
 #: sacrebleu's BLEU tokenizers (``ja-mecab``/``ko-mecab`` need ``sacrebleu[ja]``/``[ko]``; the
 #: SentencePiece ones need their model already in sacrebleu's cache, see ``corpus_quality``).
@@ -203,15 +206,22 @@ def _chunk_errors(chunk: jiwer.AlignmentChunk) -> int:
     return chunk.ref_end_idx - chunk.ref_start_idx  # "delete" or "substitute"
 
 
-def corpus_quality(
+def quality_scores(
     name: str,
     hypotheses: Sequence[str],
     references: Sequence[str | None],
     *,
     bleu_tokenizer: str = "13a",
     normalization: TextNormalization = TextNormalization(),
-) -> QualityResult:
-    """Score a whole corpus with one metric.
+) -> tuple[QualityResult, list[float]]:
+    """Score a corpus with one metric, and each instance on its own, from one count.
+
+    Why one function: the corpus score sums per-sentence statistics (n-gram counts for BLEU and
+    chrF, edits for TER, WER and CER), so both come from the statistics counted once; counting
+    them again per sentence took most of ``simul score``'s time.  BLEU and chrF are counted for
+    the whole corpus at once (``simul.eval._ngram_stats``, equal to sacrebleu's counts), chrF++
+    and TER by sacrebleu; every score is then sacrebleu's own formula on those statistics, so
+    the values equal ``corpus_score`` and ``sentence_score``'s.
 
     Args:
         name: one of ``QUALITY_METRICS``, exact case.
@@ -223,7 +233,9 @@ def corpus_quality(
         normalization: applied before WER/CER (Default: none but whitespace collapsing).
 
     Returns:
-        The score and its signature.
+        The corpus score with its signature, and one score per instance in input order
+        (sentence BLEU with ``effective_order=True``; WER/CER of an empty reference: ``nan``).
+        The corpus score is not the mean of the instance scores.
 
     Raises:
         ValueError: unknown name or tokenizer; counts differ; a non-string hypothesis or
@@ -239,12 +251,73 @@ def corpus_quality(
             )
         unit = "word" if name == "WER" else "char"
         signature = f"nrefs:1|unit:{unit}|{normalization.describe()}|jiwer:{version('jiwer')}"
-        return QualityResult(
-            name=name, score=100.0 * sum(errors) / sum(lengths), signature=signature
-        )
+        corpus = QualityResult(name=name, score=100.0 * sum(errors) / sum(lengths), signature=signature)
+        return corpus, [100.0 * e / n if n else math.nan for e, n in zip(errors, lengths, strict=True)]
     metric = _sacrebleu_metric(name, bleu_tokenizer, normalization, sentence=False)
-    score = metric.corpus_score(list(hypotheses), [list(references)]).score
-    return QualityResult(name=name, score=score, signature=str(metric.get_signature()))
+    texts = list(hypotheses), [reference or "" for reference in references]
+    if name == "BLEU":
+        tokenized = [[metric._preprocess_segment(text) for text in side] for side in texts]
+        stats = bleu_statistics(*tokenized, max_order=metric.max_ngram_order)
+    elif name == "chrF":
+        lowered = [[metric._preprocess_segment(text) for text in side] for side in texts]
+        stats = chrf_statistics(*lowered, char_order=metric.char_order)
+    else:  # chrF++ and TER: sacrebleu's own per-sentence statistics
+        stats = np.array(metric._extract_corpus_statistics(texts[0], [texts[1]]))
+    metric.num_refs = 1  # what sacrebleu's corpus_score records, for the signature
+    corpus_score = metric._compute_score_from_stats(stats.sum(axis=0).tolist()).score
+    corpus = QualityResult(name=name, score=corpus_score, signature=str(metric.get_signature()))
+    if name == "BLEU":
+        per_sentence = [_sentence_bleu(row, metric.max_ngram_order) for row in stats.tolist()]
+    elif name in ("chrF", "chrF++"):  # the float CHRFScore holds, without building the object
+        per_sentence = [metric._compute_f_score(row) for row in stats.tolist()]
+    else:
+        sentence_metric = _sacrebleu_metric(name, bleu_tokenizer, normalization, sentence=True)
+        per_sentence = [sentence_metric._compute_score_from_stats(row).score for row in stats.tolist()]
+    return corpus, per_sentence
+
+
+def _sentence_bleu(stats: list[int], max_order: int) -> float:
+    """sacrebleu's ``BLEU.compute_bleu`` with ``smooth_method="exp"`` and ``effective_order=True``.
+
+    Why a copy of the formula: building sacrebleu's ``BLEUScore`` object for each of 20,000
+    sentences cost more than the arithmetic.  The operations are sacrebleu 2.x's, in the same
+    order, so the floats are the same (``tests/test_quality_statistics.py`` checks every score
+    against ``sentence_score``).
+    """
+    sys_len, ref_len = stats[0], stats[1]
+    correct, total = stats[2 : 2 + max_order], stats[2 + max_order :]
+    bp = 1.0
+    if sys_len < ref_len:
+        bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
+    if not any(correct):
+        return 0.0
+    precisions = [0.0] * max_order
+    smooth_mteval = 1.0
+    eff_order = max_order
+    for n in range(1, max_order + 1):
+        if total[n - 1] == 0:
+            break
+        eff_order = n
+        if correct[n - 1] == 0:
+            smooth_mteval *= 2
+            precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
+        else:
+            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
+    logs = [math.log(p) if p != 0.0 else -9999999999.0 for p in precisions[:eff_order]]
+    return bp * math.exp(sum(logs) / eff_order)
+
+
+def corpus_quality(
+    name: str,
+    hypotheses: Sequence[str],
+    references: Sequence[str | None],
+    *,
+    bleu_tokenizer: str = "13a",
+    normalization: TextNormalization = TextNormalization(),
+) -> QualityResult:
+    """Score a whole corpus with one metric: ``quality_scores``'s corpus score (same arguments)."""
+    options = {"bleu_tokenizer": bleu_tokenizer, "normalization": normalization}
+    return quality_scores(name, hypotheses, references, **options)[0]
 
 
 def sentence_quality(
@@ -255,21 +328,14 @@ def sentence_quality(
     bleu_tokenizer: str = "13a",
     normalization: TextNormalization = TextNormalization(),
 ) -> list[float]:
-    """Score each instance on its own, for the per-instance table.
+    """Score each instance on its own: ``quality_scores``'s instance scores (same arguments).
 
-    Same arguments and errors as ``corpus_quality``, except that an empty reference gives
-    ``nan`` for WER/CER instead of an error.  Sentence BLEU uses ``effective_order=True``.
-    The corpus score is not the mean of these (it sums statistics over the corpus).
-
-    Returns:
-        One score per instance, in input order.
+    An empty reference gives ``nan`` for WER/CER instead of an error; sentence BLEU uses
+    ``effective_order=True``.
     """
-    _check_inputs(name, hypotheses, references)
-    if name in ("WER", "CER"):
+    options = {"bleu_tokenizer": bleu_tokenizer, "normalization": normalization}
+    if name in ("WER", "CER"):  # per sentence, an all-empty corpus is no error
+        _check_inputs(name, hypotheses, references)
         errors, lengths = _edit_counts(name, hypotheses, references, normalization)
         return [100.0 * e / n if n else math.nan for e, n in zip(errors, lengths, strict=True)]
-    metric = _sacrebleu_metric(name, bleu_tokenizer, normalization, sentence=True)
-    return [
-        metric.sentence_score(hypothesis, [reference]).score
-        for hypothesis, reference in zip(hypotheses, references, strict=True)
-    ]
+    return quality_scores(name, hypotheses, references, **options)[1]

@@ -10,7 +10,6 @@ nothing partial behind):
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -32,9 +31,34 @@ def scores_provenance(scores: Scores, **inputs: Any) -> dict[str, Any]:
 
 def _tsv(frame: pd.DataFrame, header: dict[str, Any], index: bool) -> str:
     lines = [f"# {key}: {json.dumps(value, sort_keys=True)}" for key, value in header.items()]
-    buffer = io.StringIO()
-    frame.to_csv(buffer, sep="\t", index=index, float_format="%.17g")
-    return "\n".join(lines) + "\n" + buffer.getvalue()
+    return "\n".join(lines) + "\n" + _table_text(frame.reset_index() if index else frame)
+
+
+def _cells(values: pd.Series) -> list[str]:
+    """One column as ``to_csv(sep="\\t", float_format="%.17g")`` writes it (NaN: empty)."""
+    if values.dtype.kind == "f":
+        return ["" if value != value else f"{value:.17g}" for value in values.tolist()]
+    if values.dtype.kind in "iub":
+        return list(map(str, values.tolist()))
+    cells = []
+    for value in values.tolist():
+        text = "" if value is None or value != value else str(value)
+        if any(c in text for c in '\t"\n\r'):  # the csv module's minimal quoting
+            text = '"' + text.replace('"', '""') + '"'
+        cells.append(text)
+    return cells
+
+
+def _table_text(frame: pd.DataFrame) -> str:
+    """``frame.to_csv(sep="\\t", index=False, float_format="%.17g")``'s text, 10x faster.
+
+    Why our own: pandas formats the 20,000-row per-instance table cell by cell through its
+    generic formatters (0.3 s, a fifth of ``simul score``); ``tests/test_report_tsv.py`` checks
+    that the text is the same.
+    """
+    columns = [_cells(frame[name]) for name in frame.columns]
+    header = "\t".join(_cells(pd.Series(list(map(str, frame.columns)), dtype=object)))
+    return "".join(line + "\n" for line in (header, *map("\t".join, zip(*columns, strict=True))))
 
 
 def _json_number(value: Any) -> Any:

@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 
 from simul.eval.latency import (
-    LATENCY_METRICS,
     LatencyInputs,
     compute_latency,
     corpus_mean,
     reference_length,
 )
-from simul.eval.quality import QUALITY_METRICS, TextNormalization, corpus_quality, sentence_quality
+from simul.eval.names import DEFAULT_LATENCY_METRICS, LATENCY_METRICS, QUALITY_METRICS
+from simul.eval.quality import TextNormalization, quality_scores
 from simul.eval.records import InstanceOutput, stream_names
 
 __all__ = [
@@ -46,8 +46,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: SimulEval 1.1.4's default ``--latency-metrics``, in its order.
-DEFAULT_LATENCY_METRICS = ("LAAL", "AL", "AP", "DAL", "ATD")
 
 LatencyUnit = Literal["word", "char", "spm"]
 
@@ -218,12 +216,10 @@ def _score_stream(
                 "bleu_tokenizer": config.bleu_tokenizer,
                 "normalization": config.normalization,
             }
-            result = corpus_quality(metric, hypotheses, references, **options)
+            result, sentences = quality_scores(metric, hypotheses, references, **options)
             corpus[metric] = result.score
             signatures[f"{name}/{metric}"] = result.signature
-            per_instance[metric] = np.asarray(
-                sentence_quality(metric, hypotheses, references, **options)
-            )
+            per_instance[metric] = np.asarray(sentences)
 
     plain = compute_latency(inputs, config.latency_metrics, use_ref_len=config.use_ref_len)
     aware = (
