@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from simul.config import coerce_enum_fields
 from simul.streaming import Capability, Signals
-from simul.streaming.policy import coerce_enum_fields
 
 __all__ = [
     "AttentionReading",

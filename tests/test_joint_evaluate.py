@@ -23,7 +23,7 @@ from simul.data.readers import read_mustc
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
 from simul.eval.log_io import read_instances_log
 from simul.eval.scoring import ScoringConfig, score
-from simul.models.checkpoint import load_checkpoint
+from simul.families.checkpoint import load_checkpoint
 from simul.train import load_train_config, train
 from simul.train.config import config_to_dict
 

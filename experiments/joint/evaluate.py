@@ -54,10 +54,10 @@ from simul.data.oracle import oracle_outputs, transcript_oracle_outputs
 from simul.data.readers import detect_format, read_corpus_split
 from simul.eval.report import write_scores
 from simul.eval.scoring import Scores, ScoringConfig, score
+from simul.families.checkpoint import load_checkpoint
+from simul.families.loading import load_streaming_model
 from simul.io import atomic_write_text
-from simul.models.checkpoint import load_checkpoint
 from simul.streaming import ElapsedClock, simulate_corpus
-from simul.streaming.adapters import load_streaming_model
 from simul.train.config import TrainConfig, load_train_config
 
 __all__ = [

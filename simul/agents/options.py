@@ -172,11 +172,11 @@ def build_setup(args: argparse.Namespace) -> AgentSetup:
     policy = _policy(args, overrides["policy"])
     device = torch.device(getattr(args, "device", "cpu") or "cpu")
     if args.model == "toy":
-        from simul.streaming.adapters import toy_model
+        from simul.families.loading import toy_model
 
         loaded = toy_model(overrides["model"])
     else:
-        from simul.streaming.adapters import load_streaming_model
+        from simul.families.loading import load_streaming_model
 
         loaded = load_streaming_model(args.checkpoint, options=overrides["model"], device=device)
     streams = loaded.model.output_streams

@@ -248,12 +248,12 @@ def run(args: argparse.Namespace) -> int:
     policy = build_policy(args.policy, policy_overrides)
 
     if args.model == "toy":
-        from simul.streaming.adapters import toy_model
+        from simul.families.loading import toy_model
 
         loaded = toy_model(overrides["model"])
         model_name = "toy"
     else:
-        from simul.streaming.adapters import load_streaming_model
+        from simul.families.loading import load_streaming_model
 
         loaded = load_streaming_model(
             args.checkpoint, options=overrides["model"], device=args.device

@@ -44,9 +44,9 @@ import pandas as pd
 import torch
 
 from simul.demo.prepare import DEMO_SIZES, prepare_cmvn, prepare_corpus, prepare_vocabulary
+from simul.families.base import target_streams
 from simul.io import atomic_write, atomic_write_bytes, atomic_write_text
 from simul.provenance import file_sha256
-from simul.streaming.adapters import target_streams
 from simul.sweep import expand, gather, markdown_table, plot_curves, run_sweep
 from simul.sweep.config import DataSection, GridEntry, ModelSection, OracleSection, SweepConfig
 from simul.sweep.gather import ORACLE_LABEL

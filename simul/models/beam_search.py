@@ -8,8 +8,9 @@ of every new token (the attention at the step that predicted it, fairseq's ``hyp
 which EDAtt/AlignAtt read.
 
 Why over a :class:`StepDecoder`: the same search runs simul's own attention encoder-decoder
-(:class:`AedStepDecoder`) and external models such as fairseq2's S2T Transformer
-(:mod:`simul.models.fairseq2_s2t`), each bound to its encoder output.
+(:class:`simul.families.aed.search.AedStepDecoder`, also under the monotonic translator) and
+external models such as fairseq2's S2T Transformer (:mod:`simul.families.fairseq2_s2t.model`),
+each bound to its encoder output.
 
 Beam search follows fairseq's ``SequenceGenerator``: K beams per utterance; at each step the top 2K
 extensions are ranked; an end of sentence among the top K ends a hypothesis (its score divided by
@@ -31,14 +32,8 @@ from typing import Generic, TypeVar, final
 
 import torch
 from torch import Tensor
-from typing_extensions import override
-
-from simul.models.aed import AttentionEncoderDecoder
-from simul.models.aed_decoder import DecoderCache, DecoderMemory, DecoderStep
 
 __all__ = [
-    "AedSearchCache",
-    "AedStepDecoder",
     "Hypothesis",
     "StepDecoder",
     "StepScores",
@@ -92,65 +87,6 @@ class StepDecoder(ABC, Generic[CacheT]):
     @abstractmethod
     def reorder(self, cache: CacheT, order: Tensor) -> CacheT:
         """The cache of hypotheses ``order`` (N',) (indices into the current ones)."""
-
-
-@final
-@dataclass(frozen=True)
-class AedSearchCache:
-    """The cache :class:`AedStepDecoder` hands the search: decoder cache and memory of N hypotheses.
-
-    Attributes:
-        decoder: self-attention keys/values of the positions so far.
-        memory: the encoder frames of each hypothesis's utterance (reordered with it).
-    """
-
-    decoder: DecoderCache
-    memory: DecoderMemory
-
-
-@final
-class AedStepDecoder(StepDecoder[AedSearchCache]):
-    """simul's :class:`~simul.models.aed.AttentionEncoderDecoder` decoder bound to a memory.
-
-    Args:
-        model: the model (eval mode).
-        memory: its :meth:`~simul.models.aed.AttentionEncoderDecoder.memory` of N utterances.
-        with_attention: return the cross-attention of every layer at every step.
-    """
-
-    def __init__(self, model: AttentionEncoderDecoder, memory: DecoderMemory, *, with_attention: bool) -> None:
-        self.model = model
-        self.memory = memory
-        self.with_attention = with_attention
-
-    @property
-    @override
-    def num_hypotheses(self) -> int:
-        return int(self.memory.keys[0].shape[0])
-
-    def _scores(self, step: DecoderStep) -> StepScores:
-        log_probs = torch.log_softmax(step.logits[:, -1].float(), dim=-1)  # (N, V)
-        attention = None
-        if self.with_attention:
-            attention = torch.stack([w[:, :, -1] for w in step.cross_attention], dim=1)  # (N, L, H, T)
-        return StepScores(log_probs=log_probs, cross_attention=attention)
-
-    @override
-    def start(self, prefix: Tensor) -> tuple[StepScores, AedSearchCache]:
-        prefix = prefix.to(self.memory.keys[0].device)
-        bos = prefix.new_full((prefix.shape[0], 1), self.model.config.bos_id)
-        tokens = torch.cat([bos, prefix], dim=1)  # (N, 1 + P)
-        step = self.model.decode_step(tokens, self.memory, self.model.empty_cache(tokens.shape[0]))
-        return self._scores(step), AedSearchCache(decoder=step.cache, memory=self.memory)
-
-    @override
-    def step(self, tokens: Tensor, cache: AedSearchCache) -> tuple[StepScores, AedSearchCache]:
-        step = self.model.decode_step(tokens[:, None], cache.memory, cache.decoder)
-        return self._scores(step), AedSearchCache(decoder=step.cache, memory=cache.memory)
-
-    @override
-    def reorder(self, cache: AedSearchCache, order: Tensor) -> AedSearchCache:
-        return AedSearchCache(decoder=cache.decoder.reorder(order), memory=cache.memory.reorder(order))
 
 
 @final

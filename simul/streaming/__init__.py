@@ -7,8 +7,8 @@ Types everything speaks: :class:`Token`, :class:`Read`/:class:`Write`, :class:`S
 agent drives it) and :func:`simulate` (one instance, SimulEval's segmentation);
 :func:`simulate_corpus` runs a test set and writes ``instances.log``.  :class:`ToyModel` is a
 deterministic model with every capability, for tests and for ``simul eval --model toy``.
-Checkpoints become streaming models through :mod:`simul.streaming.adapters` (imported on its own:
-it loads the model families).
+Checkpoints become streaming models through :mod:`simul.families.loading` (a layer above this
+one: the families build on the loop's types).
 """
 
 from simul.streaming.actions import Decision, Read, Write

@@ -9,7 +9,7 @@ wait-k, EDAtt, AlignAtt and LocalAgreement.  After every source segment:
 2. if the encoder produced new frames, the decoder runs again on the grown memory, continuing the
    written prefix (forced, as fairseq's ``prefix_tokens``), and its proposal is kept in the state:
    - ``decoding.mode = hypothesis`` (default, FBK's agents): greedy or beam search of the whole
-     continuation to its end of sentence (:func:`simul.models.aed_search.beam_search`); the
+     continuation to its end of sentence (:func:`simul.models.beam_search.beam_search`); the
      candidates are that continuation with each token's cross-attention (capabilities
      ``cross_attention`` and ``hypothesis``: every policy fits);
    - ``decoding.mode = step``: one teacher-forced pass over the prefix, then the greedy next token
@@ -42,9 +42,9 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from simul.models.aed_search import StepDecoder, StepScores, beam_search, max_target_length
+from simul.config import coerce_enum_fields, plain_values
+from simul.models.beam_search import StepDecoder, StepScores, beam_search, max_target_length
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import coerce_enum_fields, plain_values
 from simul.streaming.signals import Capability, Requirements, Signals
 from simul.streaming.tokens import Token
 
@@ -107,7 +107,7 @@ class SpeechDecoderBackend(ABC, Generic[SourceStateT]):
 
     The source state is the backend's own value (fbank leftover, encoder caches or the fbank frames
     to re-encode, the frames encoded so far); the decoder is a
-    :class:`~simul.models.aed_search.StepDecoder` bound to the frames encoded so far.
+    :class:`~simul.models.beam_search.StepDecoder` bound to the frames encoded so far.
     """
 
     @property

@@ -21,22 +21,14 @@ append-only and each state records how much of it is its own.
 
 Adding a model family: implement this class over the family's steps (see
 :class:`simul.streaming.toy.ToyModel`, which implements every capability and is the reference for
-the contract, and :class:`simul.streaming.transducer.TransducerStreamingModel`), then add a
-builder to :data:`simul.streaming.adapters.BUILTIN_ADAPTERS` (or the ``simul.model_adapters``
-entry-point group) so that ``simul eval --checkpoint`` finds it by the checkpoint's family.  For
-the families to come:
-
-- attention encoder-decoder: ``read`` runs :class:`simul.streaming.frontend.EncoderFrontEnd`
-  (incremental for a chunk-limited encoder, ``reencode=True`` for a full-context one); ``signals``
-  runs the decoder on the written prefix over ``state.frames`` and proposes the greedy (or best
-  beam) next token, or with ``HYPOTHESIS`` the whole continuation to EOS, each with the
-  cross-attention of ``requirements.attention_layer`` (``(C, H, T)``, T = frames so far);
-  ``write`` extends the decoder's incremental state; ``check_requirements`` checks the layer;
-- an external model (e.g. fairseq2's S2T Transformer): the same, with its own incremental state
-  (fairseq2's ``IncrementalStateBag`` is mutable: copy it, or recompute the prefix, because the
-  loop branches);
-- monotonic attention (MMA/EMMA): ``P_CHOOSE`` signals, each head stopping where p_choose first
-  reaches ``requirements.p_choose_threshold`` (policy ``monotonic``).
+the contract), then a :class:`simul.families.base.Family` whose ``streaming_model`` wraps the
+trained model in it, registered in :mod:`simul.families.registry` or through the
+``simul.families`` entry-point group, so that ``simul eval --checkpoint`` finds it by the
+checkpoint's family.  The built-in ones show the three usual shapes:
+:class:`~simul.families.transducer.streaming.TransducerStreamingModel` (the model emits by itself),
+:class:`~simul.streaming.attention_decoder.AttentionDecoderStreamingModel` over a backend (an
+attention decoder re-run on the prefix: the AED and fairseq2's S2T models) and
+:class:`~simul.families.monotonic.streaming.MonotonicStreamingModel` (p_choose signals).
 """
 
 from __future__ import annotations

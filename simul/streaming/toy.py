@@ -48,8 +48,8 @@ from typing import Any, final
 import torch
 from typing_extensions import override
 
+from simul.config import plain_values
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import plain_values
 from simul.streaming.signals import Capability, Requirements, Signals
 from simul.streaming.tokens import WORD_BOUNDARY, Token
 

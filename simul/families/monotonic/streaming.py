@@ -36,37 +36,31 @@ encoder frames (the offline search's limit); while the source runs a forced end 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 import torch
 from torch import Tensor
 from typing_extensions import override
 
+from simul.config import plain_values
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig
+from simul.data.tokenizer import Tokenizer
+from simul.families.monotonic.attention import block_end_frames
+from simul.families.monotonic.model import MonotonicTranslator
 from simul.models.aed_decoder import DecoderMemory
-from simul.models.aed_search import max_target_length
-from simul.models.family import apply_overrides
-from simul.models.monotonic import MonotonicTranslator
-from simul.models.monotonic_attention import block_end_frames
+from simul.models.beam_search import max_target_length
 from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import plain_values
 from simul.streaming.signals import Capability, Requirements, Signals
 from simul.streaming.tokens import Token
-
-if TYPE_CHECKING:
-    from simul.data.tokenizer import Tokenizer
-    from simul.models.checkpoint import Checkpoint
-    from simul.streaming.adapters import LoadedModel
 
 __all__ = [
     "MonotonicOptions",
     "MonotonicStreamState",
     "MonotonicStreamingModel",
-    "monotonic_adapter",
 ]
 
 
@@ -107,7 +101,7 @@ class MonotonicStreamState:
 
 @final
 class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
-    """A :class:`~simul.models.monotonic.MonotonicTranslator` as a streaming model (module doc).
+    """A :class:`~simul.families.monotonic.model.MonotonicTranslator` as a streaming model (module doc).
 
     Args:
         model: the model, in eval mode, on its device; its encoder must be chunk-limited.
@@ -288,41 +282,3 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             "options": plain_values(self.options),
             "fbank": self.fbank_config.to_dict(),
         }
-
-
-def monotonic_adapter(
-    checkpoint: Checkpoint, options: Mapping[str, Any], device: torch.device
-) -> LoadedModel:
-    """The ``monotonic`` checkpoint family's adapter (registered in :mod:`simul.streaming.adapters`)."""
-    # Imported here: adapters.py imports this module to register the adapter.
-    from simul.models.checkpoint import build_model
-    from simul.streaming.adapters import LoadedModel, target_streams
-
-    settings = apply_overrides(
-        MonotonicOptions(), options, where="monotonic options (--set model.*)"
-    )
-    model = build_model(checkpoint, device=device)
-    if not isinstance(model, MonotonicTranslator):
-        raise ValueError(
-            f"a monotonic checkpoint must build a MonotonicTranslator, but built {type(model).__name__}."
-        )
-    data = checkpoint.train_config.get("data", {})
-    target = data.get("target", "st") if isinstance(data, Mapping) else "st"
-    streams, target_lang = target_streams(target)
-    if len(streams) != 1:
-        raise ValueError(
-            f"the monotonic adapter runs single-stream models (target asr or st:LANG), but this "
-            f"one has target {target!r} with streams {streams}."
-        )
-    streaming = MonotonicStreamingModel(
-        model, checkpoint.tokenizer(), fbank=checkpoint.fbank(), cmvn=checkpoint.cmvn_stats(),
-        options=settings, stream=streams[0],
-    )  # fmt: skip
-    description = {
-        **streaming.describe(),
-        "family": checkpoint.family,
-        "target": target,
-        "step": checkpoint.step,
-        "checkpoint_metrics": dict(checkpoint.metrics),
-    }
-    return LoadedModel(model=streaming, target_lang=target_lang, description=description)

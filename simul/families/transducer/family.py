@@ -1,79 +1,53 @@
-"""The transducer as a model family of ``simul train``: presets, loss, greedy/beam validation decoding."""
+"""The transducer as a model family: presets, RNN-T + CTC loss, validation search, streaming model."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from typing import Any, final
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from typing_extensions import override
 
 from simul.data.features.pipeline import FeatureBatch
-from simul.models import transducer
-from simul.models.family import Decoded, LossOutput, ModelFamily, apply_overrides
-from simul.models.transducer import Transducer, TransducerConfig
-from simul.models.transducer_search import SearchConfig, TransducerSearch
+from simul.families.base import Decoded, Family, ModelAssets
+from simul.families.transducer import model as presets
+from simul.families.transducer.model import Transducer, TransducerConfig, TransducerLoss
+from simul.families.transducer.search import SearchConfig, TransducerSearch
+from simul.families.transducer.streaming import TransducerStreamingModel
 
 __all__ = ["TransducerFamily"]
 
 
 @final
-class TransducerFamily(ModelFamily):
-    """Builds :class:`~simul.models.transducer.Transducer` models and trains them with RNN-T + CTC."""
+class TransducerFamily(Family[TransducerConfig, Transducer, SearchConfig]):
+    """Builds :class:`~simul.families.transducer.model.Transducer` models; streams them natively.
+
+    Targets carry no EOS (a transducer ends with its input), the blank is the tokenizer's pad id,
+    and one model may write several streams (joint ASR/ST, switched by tag tokens).
+    """
+
+    name = "transducer"
+    config_type = TransducerConfig
+    model_type = Transducer
+    options_type = SearchConfig
+    vocabulary_fields = ("vocab_size", "blank_id")
+    default_target = "asr"
+    ends_with_eos = False
+    multi_stream = True
 
     @override
     def presets(self) -> Mapping[str, Callable[[], TransducerConfig]]:
-        return {"tiny": transducer.tiny, "small": transducer.small}
+        return {"tiny": presets.tiny, "small": presets.small}
 
     @override
-    def resolve_config(
-        self, preset: str, overrides: Mapping[str, Any], *, vocab_size: int, blank_id: int
-    ) -> TransducerConfig:
-        presets = self.presets()
-        if preset not in presets:
-            raise ValueError(
-                f"`model.preset` must be one of {sorted(presets)} for the transducer, "
-                f"but is {preset!r} instead."
-            )
-        config = apply_overrides(presets[preset](), overrides, where="model.config")
-        for name, value in (("vocab_size", vocab_size), ("blank_id", blank_id)):
-            if name in overrides and overrides[name] != value:
-                raise ValueError(
-                    f"`model.config.{name}` must equal the tokenizer's ({value}) or be left out, "
-                    f"but is {overrides[name]!r} instead."
-                )
-        return replace(config, vocab_size=vocab_size, blank_id=blank_id)
-
-    @override
-    def config_from_dict(self, values: Mapping[str, Any]) -> TransducerConfig:
-        return apply_overrides(TransducerConfig(), values, where="transducer model_config")
-
-    @override
-    def build(self, config: TransducerConfig) -> Transducer:
-        return Transducer(config)
-
-    @override
-    def target_ids(self, token_ids: Sequence[int], *, eos_id: int) -> list[int]:
-        return list(token_ids)  # a transducer ends with the input, it needs no EOS
-
-    @override
-    def loss(self, model: nn.Module, batch: FeatureBatch) -> LossOutput:
-        out = model(batch.features, batch.feature_lengths, batch.targets, batch.target_lengths)
-        return LossOutput(
-            loss=out.loss,
-            num_utterances=out.num_utterances,
-            num_tokens=out.num_tokens,
-            sums={"rnnt": out.rnnt_sum, "ctc": out.ctc_sum},
-        )
+    def loss_sums(self, out: TransducerLoss) -> Mapping[str, Tensor]:
+        return {"rnnt": out.rnnt_sum, "ctc": out.ctc_sum}
 
     @override
     def decode(self, model: nn.Module, batch: FeatureBatch, *, beam_size: int = 1) -> list[Decoded]:
-        if not isinstance(model, Transducer):
-            raise ValueError(
-                f"`model` must be a Transducer, but is {type(model).__name__} instead."
-            )
+        """Streaming search of every utterance, with the source time of each token."""
+        model = self.check_model(model)
         search = TransducerSearch(model, SearchConfig(beam_size=beam_size))
         with torch.no_grad():
             frames, frame_lengths = model.transcribe(batch.features, batch.feature_lengths)
@@ -89,3 +63,16 @@ class TransducerFamily(ModelFamily):
                 )
             )
         return outputs
+
+    @override
+    def streaming_model(
+        self, model: Transducer, assets: ModelAssets, options: SearchConfig, streams: tuple[str, ...]
+    ) -> TransducerStreamingModel:
+        tags = assets.tokenizer.tags
+        stream_of_tag: dict[int, Any] = (
+            {tags[f"<{s}>"]: s for s in streams if f"<{s}>" in tags} if len(streams) > 1 else {}
+        )
+        return TransducerStreamingModel(
+            model, assets.tokenizer, fbank=assets.fbank, cmvn=assets.cmvn, search=options,
+            streams=streams, stream_of_tag=stream_of_tag,
+        )  # fmt: skip

@@ -1,6 +1,6 @@
 """The Transformer-Transducer behind the streaming-model protocol (native emission, wait-k).
 
-The transducer decides by itself what to emit: its search (``simul.models.transducer_search``)
+The transducer decides by itself what to emit: its search (``simul.families.transducer.search``)
 runs on every encoder frame as soon as the encoder's chunk is complete, and emits tokens or blank.
 This adapter feeds it: each source segment goes through the streaming fbank (with the checkpoint's
 CMVN) and into :meth:`TransducerSearch.advance` (``finish`` on the last segment), so the encoder
@@ -25,13 +25,18 @@ from typing import Any, final
 import torch
 from typing_extensions import override
 
+from simul.config import plain_values
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
 from simul.data.tokenizer import Tokenizer
-from simul.models.transducer import Transducer
-from simul.models.transducer_search import SearchConfig, SearchState, SearchToken, TransducerSearch
+from simul.families.transducer.model import Transducer
+from simul.families.transducer.search import (
+    SearchConfig,
+    SearchState,
+    SearchToken,
+    TransducerSearch,
+)
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import plain_values
 from simul.streaming.signals import Capability, Requirements, Signals
 from simul.streaming.tokens import Token
 
@@ -56,7 +61,7 @@ class TransducerStreamState:
 
 @final
 class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
-    """A :class:`~simul.models.transducer.Transducer` as a streaming model (see the module doc).
+    """A :class:`~simul.families.transducer.model.Transducer` as a streaming model (see the module doc).
 
     Args:
         transducer: the model, in eval mode, on its device.
