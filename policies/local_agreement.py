@@ -16,6 +16,7 @@ from typing import final
 
 from typing_extensions import override
 
+from simul.config import check_positive_int
 from simul.streaming import (
     Capability,
     Decision,
@@ -40,8 +41,7 @@ class LocalAgreement(Policy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"`n` must be an int >= 1, but is {self.n!r} instead.")
+        check_positive_int("n", self.n)
 
     @property
     @override

@@ -11,13 +11,22 @@ from __future__ import annotations
 import dataclasses
 import enum
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-__all__ = ["apply_overrides", "check_positive_int", "coerce_enum_fields", "plain_values"]
+__all__ = [
+    "apply_overrides",
+    "check_positive_int",
+    "coerce_enum_fields",
+    "parse_overrides",
+    "plain_values",
+]
+
+#: The groups ``--set GROUP.FIELD=VALUE`` may change (``simul eval``, the SimulEval agent).
+OVERRIDE_GROUPS = ("policy", "model")
 
 
 def apply_overrides(
@@ -33,6 +42,29 @@ def apply_overrides(
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         raise ValueError(f"{where}: {error}") from None
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``["policy.frames=4", "model.beam_size=2"]`` -> ``{"policy": {"frames": 4}, "model": {...}}``.
+
+    Values are parsed as YAML (``4`` is an int, ``true`` a bool, ``[0,1]`` a list); every group
+    of :data:`OVERRIDE_GROUPS` is in the result, empty when not given.
+    """
+    dotlists: dict[str, list[str]] = {group: [] for group in OVERRIDE_GROUPS}
+    for item in items:
+        group, dot, rest = item.partition(".")
+        if not dot or group not in dotlists or "=" not in rest or not rest.split("=", 1)[0]:
+            raise ValueError(
+                f"`--set` must look like policy.FIELD=VALUE or model.FIELD=VALUE, but is {item!r} instead."
+            )
+        dotlists[group].append(rest)
+    parsed = {}
+    for group, dotlist in dotlists.items():
+        try:
+            parsed[group] = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist))
+        except OmegaConfBaseException as error:
+            raise ValueError(f"`--set {group}.*`: {str(error).splitlines()[0]}") from None
+    return parsed
 
 
 def plain_values(value: Any) -> Any:

@@ -14,7 +14,7 @@ import soundfile
 import torch
 
 from simul.cli import eval as eval_cli
-from simul.cli.eval import parse_overrides
+from simul.config import parse_overrides
 from simul.data.features.fbank import FbankConfig
 from simul.data.tokenizer import SpmConfig, train_sentencepiece
 from simul.eval.log_io import read_instances_log

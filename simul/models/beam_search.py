@@ -33,6 +33,8 @@ from typing import Generic, TypeVar, final
 import torch
 from torch import Tensor
 
+from simul.config import check_positive_int
+
 __all__ = [
     "Hypothesis",
     "StepDecoder",
@@ -146,8 +148,7 @@ def beam_search(
         )
     if any(m < 1 for m in max_new_tokens):
         raise ValueError(f"`max_new_tokens` must be >= 1, but is {list(max_new_tokens)} instead.")
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"`beam_size` must be an int >= 1, but is {beam_size!r} instead.")
+    check_positive_int("beam_size", beam_size)
     beams = beam_size
     prefix_length = len(prefixes[0]) if prefixes else 0
     prefix = torch.tensor([list(p) for p in prefixes], dtype=torch.long).reshape(num_utterances, prefix_length)

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from simul.config import coerce_enum_fields, plain_values
+from simul.config import check_positive_int, coerce_enum_fields, plain_values
 from simul.models.beam_search import StepDecoder, StepScores, beam_search, max_target_length
 from simul.streaming.model import StreamingModel
 from simul.streaming.signals import Capability, Requirements, Signals
@@ -88,8 +88,7 @@ class DecodingConfig:
         coerce_enum_fields(self)
         if not isinstance(self.mode, DecodingMode):
             raise ValueError(f"`mode` must be a DecodingMode, but is {self.mode!r} instead.")
-        if isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int) or self.beam_size < 1:
-            raise ValueError(f"`beam_size` must be an int >= 1, but is {self.beam_size!r} instead.")
+        check_positive_int("beam_size", self.beam_size)
         if self.mode is DecodingMode.STEP and self.beam_size != 1:
             raise ValueError(
                 f"`beam_size` must be 1 with `mode: step` (it proposes the greedy next token), "
