@@ -18,9 +18,9 @@ from typing_extensions import override
 
 from simul.config import check_positive_int
 from simul.streaming import (
-    Capability,
     Decision,
     DecisionView,
+    Hypothesis,
     Policy,
     Read,
     Requirements,
@@ -46,7 +46,7 @@ class LocalAgreement(Policy):
     @property
     @override
     def requires(self) -> Requirements:
-        return Requirements(capabilities=frozenset({Capability.HYPOTHESIS}))
+        return Requirements(Hypothesis())
 
     @override
     def decide(self, view: DecisionView) -> Decision:

@@ -18,6 +18,7 @@ from policies.alignatt import AlignAtt
 from policies.edatt import EDAtt
 from policies.local_agreement import LocalAgreement
 from policies.monotonic import MonotonicThreshold
+from policies.token_confidence import TokenConfidence
 from policies.transducer_emission import TransducerEmission
 from policies.waitk import WaitK
 from simul.config import apply_overrides
@@ -43,6 +44,7 @@ BUILTIN_POLICIES.add("alignatt", AlignAtt)
 BUILTIN_POLICIES.add("local_agreement", LocalAgreement)
 BUILTIN_POLICIES.add("transducer", TransducerEmission)
 BUILTIN_POLICIES.add("monotonic", MonotonicThreshold)
+BUILTIN_POLICIES.add("token_confidence", TokenConfidence)
 
 
 def _policy_problem(loaded: object) -> str | None:

@@ -41,6 +41,7 @@ __all__ = [
     "StepScores",
     "beam_search",
     "max_target_length",
+    "token_scores",
 ]
 
 CacheT = TypeVar("CacheT")
@@ -101,11 +102,27 @@ class Hypothesis:
         score: their log-probability divided by ``len(tokens) ** length_penalty``.
         cross_attention: (len(tokens), L, H, T) the attention that predicted each token, or
             ``None`` without ``with_attention``.
+        token_scores: (len(tokens), 2) float32, for each token the log-probability the model
+            gave it and the entropy (nats) of the distribution it was chosen from, both before
+            the length limit forces EOS.
     """
 
     tokens: tuple[int, ...]
     score: float
     cross_attention: Tensor | None
+    token_scores: Tensor
+
+
+def token_scores(log_probs: Tensor, tokens: Tensor) -> Tensor:
+    """(N, 2): each row's log-probability of its ``tokens`` entry and its distribution's entropy.
+
+    Args:
+        log_probs: (N, V) log-probabilities.
+        tokens: (N,) the chosen token of each row.
+    """
+    chosen = log_probs.gather(1, tokens[:, None].long())[:, 0]  # (N,)
+    entropy = torch.special.entr(log_probs.exp()).sum(dim=1)  # (N,) -sum p log p, 0 log 0 = 0
+    return torch.stack([chosen, entropy], dim=1).float()
 
 
 def max_target_length(num_frames: int, *, max_len_a: float, max_len_b: int) -> int:
@@ -164,11 +181,13 @@ def beam_search(
     beam_scores[:, 0] = 0.0
     sequences = torch.zeros(num_utterances * beams, 0, dtype=torch.long, device=device)
     history = None if attention is None else attention.new_zeros((num_utterances * beams, 0, *attention.shape[1:]))
+    score_history = torch.zeros(num_utterances * beams, 0, 2, device=device)  # (B * K, t, 2)
     ended: list[list[Hypothesis]] = [[] for _ in range(num_utterances)]
     done = [False] * num_utterances
     limits = torch.tensor(list(max_new_tokens), device=device).repeat_interleave(beams)  # (B * K,)
     for position in range(max(max_new_tokens)):
         at_limit = limits <= position + 1  # (B * K,) only EOS allowed now
+        model_log_probs = log_probs  # (B * K, V) what the model said, before the limit
         log_probs = torch.where(
             at_limit[:, None] & (torch.arange(vocab_size, device=device) != eos_id)[None, :],
             torch.full_like(log_probs, -math.inf),
@@ -191,12 +210,15 @@ def beam_search(
                     if token == eos_id:
                         if rank < beams and len(ended[utterance]) < beams:
                             tokens = (*sequences[row].tolist(), eos_id)
+                            eos = torch.tensor([eos_id], device=device)
+                            last = token_scores(model_log_probs[row : row + 1], eos)  # (1, 2)
                             ended[utterance].append(
                                 Hypothesis(
                                     tokens=tuple(tokens),
                                     score=value / len(tokens) ** length_penalty,
                                     cross_attention=None if history is None
                                     else torch.cat([history[row], attention[row : row + 1]], dim=0),
+                                    token_scores=torch.cat([score_history[row], last], dim=0),
                                 )
                             )
                     elif len(chosen) < beams:
@@ -214,6 +236,8 @@ def beam_search(
         tokens = torch.tensor(next_tokens, device=device)
         beam_scores = torch.tensor(next_scores, device=device).reshape(num_utterances, beams)
         sequences = torch.cat([sequences.index_select(0, order), tokens[:, None]], dim=1)
+        chosen = token_scores(model_log_probs.index_select(0, order), tokens)  # (B * K, 2)
+        score_history = torch.cat([score_history.index_select(0, order), chosen[:, None]], dim=1)
         if history is not None and attention is not None:
             history = torch.cat([history.index_select(0, order), attention.index_select(0, order)[:, None]], dim=1)
         cache = decoder.reorder(cache, order)

@@ -1,7 +1,9 @@
 """The simultaneous loop: any model, any policy, one loop, exact timing.
 
-Types everything speaks: :class:`Token`, :class:`Read`/:class:`Write`, :class:`Signals` by
-:class:`Capability`, :class:`Requirements`, :class:`DecisionView`, :class:`Emission`.  Interfaces:
+Types everything speaks: :class:`Token`, :class:`Read`/:class:`Write`, :class:`Signals` and the
+typed requests a policy asks them by (:class:`Requirements` of :class:`SignalRequest` values:
+:class:`CrossAttention`, :class:`PChoose`, :class:`Hypothesis`, :class:`EmissionFrames`,
+:class:`CandidateScores`), :class:`DecisionView`, :class:`Emission`.  Interfaces:
 :class:`StreamingModel` (models) and :class:`Policy` (policies, implemented in the top-level
 ``policies`` package).  The loop: :class:`StreamingSession` (one segment at a time; the SimulEval
 agent drives it) and :func:`simulate` (one instance, SimulEval's segmentation);
@@ -24,7 +26,18 @@ from simul.streaming.session import (
     check_compatible,
     complete_prefix_length,
 )
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import (
+    CandidateScores,
+    CandidateScoresValue,
+    Capability,
+    CrossAttention,
+    EmissionFrames,
+    Hypothesis,
+    PChoose,
+    Requirements,
+    SignalRequest,
+    Signals,
+)
 from simul.streaming.simulate import iter_segments, segment_num_samples, simulate, simulate_waveform
 from simul.streaming.tokens import WORD_BOUNDARY, Token, writable_prefix
 from simul.streaming.toy import ToyConfig, ToyMode, ToyModel
@@ -33,16 +46,23 @@ from simul.streaming.words import Emission, WordAssembler
 __all__ = [
     "DEFAULT_MAX_TOKENS",
     "WORD_BOUNDARY",
+    "CandidateScores",
+    "CandidateScoresValue",
     "Capability",
+    "CrossAttention",
     "CommittedToken",
     "Decision",
     "DecisionView",
     "ElapsedClock",
     "Emission",
+    "EmissionFrames",
     "EndOfSource",
+    "Hypothesis",
+    "PChoose",
     "Policy",
     "Read",
     "Requirements",
+    "SignalRequest",
     "Signals",
     "StreamingModel",
     "StreamingSession",

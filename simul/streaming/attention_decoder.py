@@ -10,12 +10,14 @@ wait-k, EDAtt, AlignAtt and LocalAgreement.  After every source segment:
    written prefix (forced, as fairseq's ``prefix_tokens``), and its proposal is kept in the state:
    - ``decoding.mode = hypothesis`` (default, FBK's agents): greedy or beam search of the whole
      continuation to its end of sentence (:func:`simul.models.beam_search.beam_search`); the
-     candidates are that continuation with each token's cross-attention (capabilities
+     candidates are that continuation with each token's cross-attention (requests
      ``cross_attention`` and ``hypothesis``: every policy fits);
    - ``decoding.mode = step``: one teacher-forced pass over the prefix, then the greedy next token
      only; each written token advances the decoder cache by one step (``cross_attention``; for
      wait-k, EDAtt and AlignAtt, which then stop decoding as soon as they read, which is cheaper in
      computation-aware latency).  Needs a backend whose decoder cache is a value.
+   Either way each token keeps its log-probability and its step's entropy, served as
+   ``candidate_scores`` with ``decoding.candidate_scores: true`` (confidence policies);
 3. :meth:`signals` shows the kept proposal (no computation); :meth:`write` takes a prefix of it.
    When a hypothesis has been written to its end without an end of sentence, the search runs again
    from the new prefix.
@@ -43,9 +45,23 @@ from torch import Tensor
 from typing_extensions import override
 
 from simul.config import check_positive_int, coerce_enum_fields, plain_values
-from simul.models.beam_search import StepDecoder, StepScores, beam_search, max_target_length
+from simul.models.beam_search import (
+    StepDecoder,
+    StepScores,
+    beam_search,
+    max_target_length,
+    token_scores,
+)
 from simul.streaming.model import StreamingModel
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import (
+    CandidateScores,
+    CandidateScoresValue,
+    CrossAttention,
+    Hypothesis,
+    Requirements,
+    SignalRequest,
+    Signals,
+)
 from simul.streaming.tokens import Token
 
 __all__ = [
@@ -83,6 +99,9 @@ class DecodingConfig:
     """Length limit: at most ceil(max_len_a * T) + max_len_b tokens on T encoder frames."""
     max_len_b: int = 10
     """See ``max_len_a``."""
+    candidate_scores: bool = False
+    """Also serve each candidate's log-probability and entropy (the ``candidate_scores`` signal of
+    confidence policies); the search computes them anyway, so this only declares them."""
 
     def __post_init__(self) -> None:
         coerce_enum_fields(self)
@@ -161,11 +180,14 @@ class Proposal:
     Attributes:
         tokens: the token ids, in order (step mode: one).
         attention: (C, L, H, T) each token's cross-attention, every layer.
+        scores: (C, 2) each token's log-probability and its step's entropy
+            (:func:`~simul.models.beam_search.token_scores`).
         cache: step mode: the decoder cache after the written prefix (before ``tokens``).
     """
 
     tokens: tuple[int, ...]
     attention: Tensor
+    scores: Tensor
     cache: Any = None
 
 
@@ -257,7 +279,11 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
                     beam_size=self.decoding.beam_size, length_penalty=self.decoding.length_penalty,
                 )  # fmt: skip
                 assert hypothesis.cross_attention is not None  # step decoders give attention
-                return Proposal(tokens=hypothesis.tokens, attention=hypothesis.cross_attention)
+                return Proposal(
+                    tokens=hypothesis.tokens,
+                    attention=hypothesis.cross_attention,
+                    scores=hypothesis.token_scores,
+                )
             prefix = torch.tensor([list(written)], dtype=torch.long)
             scores, cache = decoder.start(prefix)
             return self._next_token(scores, cache, limit)
@@ -266,16 +292,22 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         """Step mode: the greedy next token (the end of sentence at the length limit)."""
         token = self.eos_id if limit <= 1 else int(scores.log_probs[0].argmax())
         assert scores.cross_attention is not None
-        return Proposal(tokens=(token,), attention=scores.cross_attention, cache=cache)
+        chosen = token_scores(scores.log_probs[:1], torch.tensor([token]))  # (1, 2)
+        return Proposal(
+            tokens=(token,), attention=scores.cross_attention, scores=chosen, cache=cache
+        )
 
     # -- the protocol ------------------------------------------------------------------------
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
+        served: set[type[SignalRequest]] = {CrossAttention}
         if self.decoding.mode is DecodingMode.HYPOTHESIS:
-            return frozenset({Capability.CROSS_ATTENTION, Capability.HYPOTHESIS})
-        return frozenset({Capability.CROSS_ATTENTION})
+            served.add(Hypothesis)
+        if self.decoding.candidate_scores:
+            served.add(CandidateScores)
+        return frozenset(served)
 
     @property
     @override
@@ -317,12 +349,18 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         proposal = state.proposal
         num_frames = self.backend.num_frames(state.source)
         if state.ended or proposal is None:
-            return Signals(candidates=(), num_frames=num_frames, cross_attention=torch.zeros(0, 1, num_frames))
+            return Signals(
+                candidates=(), num_frames=num_frames, cross_attention=torch.zeros(0, 1, num_frames),
+                candidate_scores=CandidateScoresValue(log_prob=torch.zeros(0), entropy=torch.zeros(0)),
+            )  # fmt: skip
         layer = 0 if requirements.attention_layer is None else requirements.attention_layer
         return Signals(
             candidates=tuple(self._token(t) for t in proposal.tokens),
             num_frames=num_frames,
             cross_attention=proposal.attention[:, layer],  # (C, H, T)
+            candidate_scores=CandidateScoresValue(
+                log_prob=proposal.scores[:, 0], entropy=proposal.scores[:, 1]
+            ),
         )
 
     @override
@@ -347,7 +385,12 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
             limit = self._limit(self.backend.num_frames(state.source), written)
             next_proposal = self._next_token(scores, cache, limit)
         elif len(ids) < len(proposal.tokens):
-            next_proposal = Proposal(tokens=proposal.tokens[len(ids) :], attention=proposal.attention[len(ids) :])
+            rest = len(ids)
+            next_proposal = Proposal(
+                tokens=proposal.tokens[rest:],
+                attention=proposal.attention[rest:],
+                scores=proposal.scores[rest:],
+            )
         else:  # the whole hypothesis is written but did not end: search on
             next_proposal = self._propose(state.source, written)
         return dataclasses.replace(state, written=written, proposal=next_proposal, ended=ended)

@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import Requirements, SignalRequest, Signals
 from simul.streaming.tokens import Token
 
 __all__ = ["StreamingModel"]
@@ -52,7 +52,7 @@ class StreamingModel(ABC, Generic[StateT]):
 
     @property
     @abstractmethod
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         """The signals :meth:`signals` can compute."""
 
     @property

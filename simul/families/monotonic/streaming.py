@@ -8,13 +8,13 @@ partial block joins when the source ends, as in offline decoding.
 
 At a decision point (:meth:`MonotonicStreamingModel.signals`) the decoder runs over the written
 prefix and one more position in one pass, every head reading hard-monotonically with the policy's
-threshold (``requirements.p_choose_threshold``): for each position it walks from where it stopped
+threshold (``requirements.p_choose.threshold``): for each position it walks from where it stopped
 for the previous one to the first pre-decision step whose p_choose reaches the threshold, or sits
 on the newest step when none does.  The candidate is the greedy next token of that last position,
 with
 
 - ``P_CHOOSE``: its p_choose over the received frames for every head of the layers from
-  ``requirements.p_choose_start_layer`` (layer-major), each pre-decision step's value on the
+  ``requirements.p_choose.start_layer`` (layer-major), each pre-decision step's value on the
   block's last frame, 0 elsewhere and before where the head stopped for the previous token;
 - ``CROSS_ATTENTION``: the requested layer's attention weights (hard: one-hot on the frame where
   the head stopped; infinite lookback: softmax up to there), so attention policies run too.
@@ -54,7 +54,7 @@ from simul.models.aed_decoder import DecoderMemory
 from simul.models.beam_search import max_target_length
 from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
 from simul.streaming.model import StreamingModel
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import Capability, Requirements, SignalRequest, Signals
 from simul.streaming.tokens import Token
 
 __all__ = [
@@ -163,7 +163,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         return frozenset({Capability.P_CHOOSE, Capability.CROSS_ATTENTION})
 
     @property
@@ -205,10 +205,10 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
                 f"`attention_layer` must be in [{-layers}, {layers}) for this model's {layers} "
                 f"decoder layers, but is {layer} instead."
             )
-        if requirements.p_choose_start_layer >= layers:
+        if requirements.p_choose.start_layer >= layers:
             raise ValueError(
                 f"`p_choose_start_layer` must be below this model's {layers} decoder layers, but "
-                f"is {requirements.p_choose_start_layer} instead."
+                f"is {requirements.p_choose.start_layer} instead."
             )
 
     @override
@@ -217,7 +217,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
         num_frames = 0 if memory is None else memory.num_frames
         if state.ended or memory is None:
             heads = self.model.num_heads * (
-                self.model.num_decoder_layers - requirements.p_choose_start_layer
+                self.model.num_decoder_layers - requirements.p_choose.start_layer
             )
             return Signals(
                 candidates=(),
@@ -227,7 +227,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             )
         model = self.model
         tokens = torch.tensor([[model.config.aed.bos_id, *state.written]], device=self._device)
-        cache = model.empty_cache(1, threshold=requirements.p_choose_threshold)
+        cache = model.empty_cache(1, threshold=requirements.p_choose.threshold)
         with torch.inference_mode():
             step = model.aed.decode_step(tokens, memory, cache)  # positions 0 .. len(written)
         limit = max_target_length(
@@ -241,7 +241,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             num_frames=num_frames,
             cross_attention=step.cross_attention[layer][:, :, -1].float().cpu(),  # (1, H, T)
             p_choose=self._p_choose_frames(
-                step.cache, num_frames, requirements.p_choose_start_layer
+                step.cache, num_frames, requirements.p_choose.start_layer
             ),
         )
 

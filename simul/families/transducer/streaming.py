@@ -37,7 +37,7 @@ from simul.families.transducer.search import (
     TransducerSearch,
 )
 from simul.streaming.model import StreamingModel
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import Capability, Requirements, SignalRequest, Signals
 from simul.streaming.tokens import Token
 
 __all__ = ["TransducerStreamState", "TransducerStreamingModel"]
@@ -118,7 +118,7 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         return frozenset({Capability.TRANSDUCER})
 
     @property
