@@ -177,6 +177,8 @@ class Family(ABC, Generic[ConfigT, ModelT, OptionsT]):
     ends with its input)."""
     multi_stream: ClassVar[bool] = False
     """Whether one model may write several streams (the joint ASR/ST transducer)."""
+    native_policy: ClassVar[str]
+    """The policy the family is made for (a name of :func:`policies.policy_names`)."""
 
     @abstractmethod
     def presets(self) -> Mapping[str, Callable[[], ConfigT]]:

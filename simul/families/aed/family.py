@@ -56,6 +56,7 @@ class AedFamily(Family[AedConfig, AttentionEncoderDecoder, AedOptions]):
     config_type = AedConfig
     model_type = AttentionEncoderDecoder
     options_type = AedOptions
+    native_policy = "alignatt"
 
     @override
     def presets(self) -> Mapping[str, Callable[[], AedConfig]]:

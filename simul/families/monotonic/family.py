@@ -32,6 +32,7 @@ class MonotonicFamily(Family[MonotonicConfig, MonotonicTranslator, MonotonicOpti
     model_type = MonotonicTranslator
     options_type = MonotonicOptions
     vocabulary_fields = ("aed.vocab_size", "aed.pad_id")
+    native_policy = "monotonic"
 
     @override
     def presets(self) -> Mapping[str, Callable[[], MonotonicConfig]]:

@@ -35,6 +35,7 @@ class TransducerFamily(Family[TransducerConfig, Transducer, SearchConfig]):
     default_target = "asr"
     ends_with_eos = False
     multi_stream = True
+    native_policy = "transducer"
 
     @override
     def presets(self) -> Mapping[str, Callable[[], TransducerConfig]]:
