@@ -135,23 +135,14 @@ class CtcStreamingModel(StreamingModel[CtcStreamState]):
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self.fbank_config = fbank
+        self.sample_rate = fbank.sample_rate
+        self.output_streams = ("asr",)
         self._front = EncoderFrontEnd(model.encoder, fbank, cmvn)
 
     @property
     @override
     def capabilities(self) -> frozenset[type[EmissionFrames]]:
         return frozenset({EmissionFrames})
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return ("asr",)
 
     @override
     def new_state(self) -> CtcStreamState:

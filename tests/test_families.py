@@ -14,14 +14,7 @@ import torch
 from train_corpus import TinyCorpus, write_tiny_corpus
 
 from policies import build_policy, policy_names
-from simul.evaluation import (
-    EvaluationRequest,
-    ModelRequest,
-    PolicyRequest,
-    TestSet,
-    evaluate,
-    read_test_set,
-)
+from simul import evaluation
 from simul.families.registry import BUILTIN_FAMILIES, family_names, get_family
 from simul.streaming import ToyModel, simulate_waveform
 from simul.train import load_train_config, train
@@ -35,14 +28,6 @@ _RECIPES = {
 }
 #: The tiny presets have 2 decoder layers; AlignAtt reads layer 3 by default.
 _POLICY_OPTIONS = {"alignatt": {"attention": {"layer": -1}}}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +58,15 @@ def _train_evaluate_and_stream(family: str, corpus: TinyCorpus, out: Path) -> No
     )  # fmt: skip
     assert train(config).step == 2
     checkpoint = out / "train" / "checkpoints" / "last.pt"
-    instances, data = read_test_set(TestSet(dir=corpus.root, max_instances=2))
+    instances, data = evaluation.read_test_set(evaluation.TestSet(dir=corpus.root, max_instances=2))
     for policy in ("waitk", get_family(family).native_policy):
-        request = EvaluationRequest(
-            model=ModelRequest(checkpoint=checkpoint), policy=PolicyRequest(policy, _POLICY_OPTIONS.get(policy, {})),
-            output=out / policy, progress=False,
-        )  # fmt: skip
-        result = evaluate(request, instances, data=data)
+        request = evaluation.EvaluationRequest(
+            model=evaluation.ModelRequest(checkpoint=checkpoint),
+            policy=evaluation.PolicyRequest(policy, _POLICY_OPTIONS.get(policy, {})),
+            output=out / policy,
+            progress=False,
+        )
+        result = evaluation.evaluate(request, instances, data=data)
         assert len(result.records) == 2 and result.inputs["model"]["family"] == family
         assert (out / policy / "scores.json").is_file()
 

@@ -48,18 +48,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from simul import evaluation
 from simul.data.instance import Instance
 from simul.data.oracle import oracle_outputs, transcript_oracle_outputs
 from simul.eval.report import write_scores
 from simul.eval.scoring import Scores, ScoringConfig, score
-from simul.evaluation import (
-    EvaluationRequest,
-    ModelRequest,
-    PolicyRequest,
-    TestSet,
-    evaluate,
-    read_test_set,
-)
 from simul.families.checkpoint import load_checkpoint
 from simul.io import atomic_write_text
 from simul.train.config import TrainConfig, load_train_config
@@ -194,14 +187,14 @@ def _evaluate_model(
     progress: bool,
 ) -> tuple[Scores, str | None, dict[str, Any]]:
     """Stream ``instances`` through one model and score them; write its ``simul eval`` files."""
-    request = EvaluationRequest(
-        model=ModelRequest(checkpoint=run.checkpoint),
-        policy=PolicyRequest("transducer", {"segment_ms": segment_ms}),
+    request = evaluation.EvaluationRequest(
+        model=evaluation.ModelRequest(checkpoint=run.checkpoint),
+        policy=evaluation.PolicyRequest("transducer", {"segment_ms": segment_ms}),
         output=output,
         scoring=ScoringConfig(latency_metrics=LATENCY_METRICS, computation_aware=True),
         progress=progress,
     )
-    result = evaluate(request, instances, data=data)
+    result = evaluation.evaluate(request, instances, data=data)
     state = load_checkpoint(run.checkpoint).state_dict
     facts = {
         "params": sum(tensor.numel() for tensor in state.values()),
@@ -249,8 +242,8 @@ def evaluate_runs(
         raise ValueError("`runs` must hold at least one model, but is empty.")
     data = runs[0].config.data
     root = Path(data.corpus_dir)
-    instances, provenance = read_test_set(
-        TestSet(dir=root, format=data.corpus_format, split=split, src_lang=data.src_lang,
+    instances, provenance = evaluation.read_test_set(
+        evaluation.TestSet(dir=root, format=data.corpus_format, split=split, src_lang=data.src_lang,
                 max_instances=max_instances)
     )  # fmt: skip
     rows: list[dict[str, Any]] = []

@@ -39,7 +39,7 @@ from simul.streaming.signals import (
     Signals,
 )
 from simul.streaming.simulate import iter_segments, segment_num_samples, simulate, simulate_waveform
-from simul.streaming.tokens import WORD_BOUNDARY, Token, writable_prefix
+from simul.streaming.tokens import WORD_BOUNDARY, Token, TokenTable, writable_prefix
 from simul.streaming.toy import ToyConfig, ToyMode, ToyModel
 from simul.streaming.words import Emission, WordAssembler
 
@@ -67,6 +67,7 @@ __all__ = [
     "StreamingModel",
     "StreamingSession",
     "Token",
+    "TokenTable",
     "ToyConfig",
     "ToyMode",
     "ToyModel",

@@ -62,7 +62,7 @@ from simul.streaming.signals import (
     SignalRequest,
     Signals,
 )
-from simul.streaming.tokens import Token
+from simul.streaming.tokens import Token, TokenTable
 
 __all__ = [
     "AttentionDecoderState",
@@ -128,20 +128,12 @@ class SpeechDecoderBackend(ABC, Generic[SourceStateT]):
     :class:`~simul.models.beam_search.StepDecoder` bound to the frames encoded so far.
     """
 
-    @property
-    @abstractmethod
-    def sample_rate(self) -> int:
-        """The rate of the samples :meth:`read` takes, in Hz."""
-
-    @property
-    @abstractmethod
-    def num_decoder_layers(self) -> int:
-        """Decoder layers whose cross-attention a policy may ask for."""
-
-    @property
-    @abstractmethod
-    def cache_is_value(self) -> bool:
-        """Whether the step decoder's cache is never modified in place (step mode needs it)."""
+    sample_rate: int
+    """The rate of the samples :meth:`read` takes, in Hz (set in ``__init__``)."""
+    num_decoder_layers: int
+    """Decoder layers whose cross-attention a policy may ask for (set in ``__init__``)."""
+    cache_is_value: bool
+    """Whether the step decoder's cache is never modified in place (step mode needs it)."""
 
     @abstractmethod
     def initial_source_state(self) -> SourceStateT:
@@ -246,15 +238,10 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         self.eos_id = eos_id
         self.name = name
         self.stream = stream
+        self.sample_rate = backend.sample_rate
+        self.output_streams = (stream,)
         self._piece = piece
-        self._tokens: dict[int, Token] = {}
-
-    def _token(self, token_id: int) -> Token:
-        token = self._tokens.get(token_id)
-        if token is None:
-            token = Token(id=token_id, piece=self._piece(token_id), ends_sentence=token_id == self.eos_id)
-            self._tokens[token_id] = token
-        return token
+        self._token = TokenTable(piece, eos_id=eos_id)
 
     # -- proposals ---------------------------------------------------------------------------
 
@@ -309,16 +296,6 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
             served.add(CandidateScores)
         return frozenset(served)
 
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.backend.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return (self.stream,)
-
     @override
     def new_state(self) -> AttentionDecoderState:
         return AttentionDecoderState(source=self.backend.initial_source_state())
@@ -336,13 +313,9 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
 
     @override
     def check_requirements(self, requirements: Requirements) -> None:
-        layer = requirements.attention_layer
-        layers = self.backend.num_decoder_layers
-        if layer is not None and not -layers <= layer < layers:
-            raise ValueError(
-                f"`attention_layer` must be in [{-layers}, {layers}) for this model's {layers} "
-                f"decoder layers, but is {layer} instead."
-            )
+        attention = requirements.get(CrossAttention)
+        if attention is not None:
+            attention.check_layer(self.backend.num_decoder_layers)
 
     @override
     def signals(self, state: AttentionDecoderState, requirements: Requirements) -> Signals:

@@ -11,7 +11,10 @@ else about it; the model never imports a policy:
   for (:mod:`simul.streaming.signals`);
 - ``write(state, tokens)``: advance the decoder over tokens the policy wrote (a prefix of the
   candidates of that state);
-- ``capabilities``: which signals the model can compute.
+- ``capabilities``: which signal request types the model serves;
+
+and two attributes its ``__init__`` sets: ``sample_rate`` (of the samples ``read`` takes) and
+``output_streams``.
 
 States are values: ``read`` and ``write`` return a new state and leave their input usable, because
 the loop branches (it writes tentatively and, with whole-word emission, continues from an earlier
@@ -55,16 +58,11 @@ class StreamingModel(ABC, Generic[StateT]):
     def capabilities(self) -> frozenset[type[SignalRequest]]:
         """The signals :meth:`signals` can compute."""
 
-    @property
-    @abstractmethod
-    def sample_rate(self) -> int:
-        """The rate :meth:`read` expects its samples at, in Hz."""
-
-    @property
-    @abstractmethod
-    def output_streams(self) -> tuple[str, ...]:
-        """The streams the model writes (``("st",)``, ``("asr", "st")``); pieces before any
-        stream tag belong to the first one."""
+    sample_rate: int
+    """The rate :meth:`read` expects its samples at, in Hz (set in ``__init__``)."""
+    output_streams: tuple[str, ...]
+    """The streams the model writes (``("st",)``, ``("asr", "st")``); pieces before any stream
+    tag belong to the first one (set in ``__init__``)."""
 
     @abstractmethod
     def new_state(self) -> StateT:

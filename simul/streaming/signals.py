@@ -98,6 +98,14 @@ class CrossAttention(SignalRequest):
     def check(self, signals: Signals, where: str) -> None:
         _check_rows(signals.cross_attention, "cross_attention", signals, where)
 
+    def check_layer(self, num_layers: int, whose: str = "this model's") -> None:
+        """Raise a ``ValueError`` unless ``layer`` is one of ``num_layers`` decoder layers."""
+        if not -num_layers <= self.layer < num_layers:
+            raise ValueError(
+                f"`attention_layer` must be in [{-num_layers}, {num_layers}) for {whose} "
+                f"{num_layers} decoder layers, but is {self.layer} instead."
+            )
+
 
 @final
 @dataclass(frozen=True)

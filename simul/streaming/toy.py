@@ -57,6 +57,7 @@ from simul.streaming.model import StreamingModel
 from simul.streaming.signals import (
     CandidateScoresValue,
     Capability,
+    CrossAttention,
     Requirements,
     SignalRequest,
     Signals,
@@ -170,6 +171,8 @@ class ToyModel(StreamingModel[ToyState]):
 
     def __init__(self, config: ToyConfig | None = None) -> None:
         self.config = ToyConfig() if config is None else config
+        self.sample_rate = self.config.sample_rate
+        self.output_streams = self.config.streams
         self._frame_samples = self.config.sample_rate * self.config.frame_ms // 1000
         tags = {f"<{stream}>": stream for stream in self.config.streams}
         self._tags = tags
@@ -248,16 +251,6 @@ class ToyModel(StreamingModel[ToyState]):
             decoder.add(Capability.HYPOTHESIS)
         return frozenset(decoder)
 
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return self.config.streams
-
     @override
     def new_state(self) -> ToyState:
         return ToyState()
@@ -274,13 +267,9 @@ class ToyModel(StreamingModel[ToyState]):
 
     @override
     def check_requirements(self, requirements: Requirements) -> None:
-        layer = requirements.attention_layer
-        layers = self.config.num_layers
-        if layer is not None and not -layers <= layer < layers:
-            raise ValueError(
-                f"`attention_layer` must be in [{-layers}, {layers}) for the toy's {layers} "
-                f"decoder layers, but is {layer} instead."
-            )
+        attention = requirements.get(CrossAttention)
+        if attention is not None:
+            attention.check_layer(self.config.num_layers, "the toy's")
 
     @override
     def signals(self, state: ToyState, requirements: Requirements) -> Signals:

@@ -44,6 +44,7 @@ from simul.streaming.attention_decoder import (
     SpeechDecoderBackend,
 )
 from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
+from simul.streaming.tokens import check_tokenizer
 
 __all__ = [
     "AedBackend",
@@ -124,24 +125,12 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
         self.model = model
         self.fbank_config = fbank
         self.encoder_mode = encoder_mode
+        self.sample_rate = fbank.sample_rate
+        self.num_decoder_layers = model.num_decoder_layers
+        self.cache_is_value = True
         self.front = EncoderFrontEnd(
             model.encoder, fbank, cmvn, reencode=encoder_mode is EncoderMode.REENCODE
         )
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def num_decoder_layers(self) -> int:
-        return self.model.num_decoder_layers
-
-    @property
-    @override
-    def cache_is_value(self) -> bool:
-        return True
 
     @override
     def initial_source_state(self) -> AedEncoderState:
@@ -199,11 +188,7 @@ def aed_streaming_model(
     """
     options = AedOptions() if options is None else options
     config = model.config
-    if (tokenizer.eos_id, tokenizer.vocab_size) != (config.eos_id, config.vocab_size):
-        raise ValueError(
-            f"the tokenizer must match the model (EOS {config.eos_id}, {config.vocab_size} "
-            f"tokens), but has EOS {tokenizer.eos_id} and {tokenizer.vocab_size} tokens instead."
-        )
+    check_tokenizer(tokenizer, eos_id=config.eos_id, vocab_size=config.vocab_size)
     return AttentionDecoderStreamingModel(
         AedBackend(model, fbank, cmvn, options.encoder_mode),
         tokenizer.id_to_piece,

@@ -96,23 +96,11 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
         self.fbank_config = fbank
         self.start_ids = tuple(start_ids)
         self.decoding = decoding
+        self.sample_rate = fbank.sample_rate
+        self.num_decoder_layers = self.recorder.num_layers
+        self.cache_is_value = False
         self._fbank = StreamingFbank(fbank, cmvn)
         self._device = next(model.parameters()).device
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def num_decoder_layers(self) -> int:
-        return self.recorder.num_layers
-
-    @property
-    @override
-    def cache_is_value(self) -> bool:
-        return False
 
     @override
     def initial_source_state(self) -> Fairseq2EncoderState:

@@ -54,8 +54,8 @@ from simul.models.aed_decoder import DecoderMemory
 from simul.models.beam_search import max_target_length
 from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
 from simul.streaming.model import StreamingModel
-from simul.streaming.signals import Capability, Requirements, SignalRequest, Signals
-from simul.streaming.tokens import Token
+from simul.streaming.signals import Capability, CrossAttention, Requirements, SignalRequest, Signals
+from simul.streaming.tokens import Token, TokenTable, check_tokenizer
 
 __all__ = [
     "MonotonicOptions",
@@ -132,32 +132,18 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
                 "the monotonic streaming model needs a chunk-limited encoder (`chunk_size_frames` "
                 "set), but this one has full context: it emits no frame before the end of the audio."
             )
-        if (tokenizer.eos_id, tokenizer.vocab_size) != (aed_config.eos_id, aed_config.vocab_size):
-            raise ValueError(
-                f"the tokenizer must match the model (EOS {aed_config.eos_id}, "
-                f"{aed_config.vocab_size} tokens), but has EOS {tokenizer.eos_id} and "
-                f"{tokenizer.vocab_size} tokens instead."
-            )
+        check_tokenizer(tokenizer, eos_id=aed_config.eos_id, vocab_size=aed_config.vocab_size)
         self.model = model
         self.tokenizer = tokenizer
         self.fbank_config = fbank
         self.options = MonotonicOptions() if options is None else options
         self.stream = stream
+        self.sample_rate = fbank.sample_rate
+        self.output_streams = (stream,)
         self._front = EncoderFrontEnd(model.aed.encoder, fbank, cmvn)
         self._device = next(model.parameters()).device
         self._ratio = model.config.attention.pre_decision_ratio
-        self._tokens: dict[int, Token] = {}
-
-    def _token(self, token_id: int) -> Token:
-        token = self._tokens.get(token_id)
-        if token is None:
-            token = Token(
-                id=token_id,
-                piece=self.tokenizer.id_to_piece(token_id),
-                ends_sentence=token_id == self.model.config.aed.eos_id,
-            )
-            self._tokens[token_id] = token
-        return token
+        self._token = TokenTable(tokenizer.id_to_piece, eos_id=aed_config.eos_id)
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -165,16 +151,6 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
     @override
     def capabilities(self) -> frozenset[type[SignalRequest]]:
         return frozenset({Capability.P_CHOOSE, Capability.CROSS_ATTENTION})
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return (self.stream,)
 
     @override
     def new_state(self) -> MonotonicStreamState:
@@ -199,12 +175,9 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
     @override
     def check_requirements(self, requirements: Requirements) -> None:
         layers = self.model.num_decoder_layers
-        layer = requirements.attention_layer
-        if layer is not None and not -layers <= layer < layers:
-            raise ValueError(
-                f"`attention_layer` must be in [{-layers}, {layers}) for this model's {layers} "
-                f"decoder layers, but is {layer} instead."
-            )
+        attention = requirements.get(CrossAttention)
+        if attention is not None:
+            attention.check_layer(layers)
         if requirements.p_choose.start_layer >= layers:
             raise ValueError(
                 f"`p_choose_start_layer` must be below this model's {layers} decoder layers, but "

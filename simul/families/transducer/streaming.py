@@ -38,7 +38,7 @@ from simul.families.transducer.search import (
 )
 from simul.streaming.model import StreamingModel
 from simul.streaming.signals import Capability, Requirements, SignalRequest, Signals
-from simul.streaming.tokens import Token
+from simul.streaming.tokens import Token, TokenTable
 
 __all__ = ["TransducerStreamState", "TransducerStreamingModel"]
 
@@ -93,7 +93,8 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
         self.tokenizer = tokenizer
         self.fbank_config = fbank
         self.search_config = search
-        self._streams = streams
+        self.sample_rate = fbank.sample_rate
+        self.output_streams = streams
         self._fbank = StreamingFbank(fbank, cmvn)
         self._search = TransducerSearch(transducer, search, fbank_config=fbank)
         self._stream_of_tag = dict(stream_of_tag or {})
@@ -102,34 +103,14 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
             raise ValueError(
                 f"`stream_of_tag` switches to {unknown}, which are not among `streams` {streams}."
             )
-        self._tokens: dict[int, Token] = {}
-
-    def _token(self, token_id: int) -> Token:
-        token = self._tokens.get(token_id)
-        if token is None:
-            token = Token(
-                id=token_id,
-                piece=self.tokenizer.id_to_piece(token_id),
-                ends_sentence=token_id == self.tokenizer.eos_id,
-                stream=self._stream_of_tag.get(token_id),
-            )
-            self._tokens[token_id] = token
-        return token
+        self._token = TokenTable(
+            tokenizer.id_to_piece, eos_id=tokenizer.eos_id, stream_of_id=self._stream_of_tag
+        )
 
     @property
     @override
     def capabilities(self) -> frozenset[type[SignalRequest]]:
         return frozenset({Capability.TRANSDUCER})
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return self._streams
 
     @override
     def new_state(self) -> TransducerStreamState:
@@ -172,5 +153,5 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
             "model": "transducer",
             "config": plain_values(self.transducer.config),
             "search": plain_values(self.search_config),
-            "streams": list(self._streams),
+            "streams": list(self.output_streams),
         }
