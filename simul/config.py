@@ -3,7 +3,7 @@
 Why one module: models, policies, adapters, the CLI and the sweep all build frozen dataclasses
 from YAML or ``--set KEY=VALUE`` overrides and record them in results files.  Doing that one way
 keeps the error messages one shape ("`field` must be ..., but is ... instead.") and keeps these
-helpers out of the policy interface, where they used to live.
+helpers out of the policy interface.
 """
 
 from __future__ import annotations
