@@ -124,3 +124,20 @@ def test_the_aed_serves_candidate_scores_when_asked_and_runs_the_policy(tokenize
         )
         result = simulate_waveform(streaming, policy, waveform)
         assert result.tokens and result.tokens[-1].token.ends_sentence
+
+
+def test_requirements_are_typed_requests_and_the_keywords_spell_the_same() -> None:
+    from simul.streaming import Capability, CrossAttention, Hypothesis, PChoose
+
+    typed = Requirements(CrossAttention(layer=2), Hypothesis(), PChoose(threshold=0.3))
+    keywords = Requirements(
+        capabilities={Capability.CROSS_ATTENTION, Capability.HYPOTHESIS, Capability.P_CHOOSE},
+        attention_layer=2, p_choose_threshold=0.3,
+    )  # fmt: skip
+    assert typed == keywords and typed.get(CrossAttention) == CrossAttention(layer=2)
+    assert typed.capabilities == {CrossAttention, Hypothesis, PChoose}
+    assert Requirements().get(CandidateScores) is None and Requirements().p_choose == PChoose()
+    with pytest.raises(ValueError, match="each signal once"):
+        Requirements(CrossAttention(layer=0), CrossAttention(layer=1))
+    with pytest.raises(ValueError, match="model m's signals: `cross_attention` is required"):
+        CrossAttention(layer=0).check(Signals(candidates=(_A,), num_frames=3), "model m's signals")

@@ -244,8 +244,14 @@ class Requirements:
                 f"is {attention_layer!r} with capabilities {capability_names(kinds)}."
             )
         found = list(requests)
-        for kind in kinds - {CrossAttention, PChoose}:
-            found.append(kind())
+        for kind in sorted(kinds - {CrossAttention, PChoose}, key=lambda k: k.name):
+            try:
+                found.append(kind())
+            except TypeError:
+                raise ValueError(
+                    f"`capabilities` names only requests without parameters, but {kind.__name__} "
+                    f"has some: pass {kind.__name__}(...) itself."
+                ) from None
         if attention_layer is not None:
             found.append(CrossAttention(layer=attention_layer))
         if PChoose in kinds or p_choose_threshold is not None or p_choose_start_layer is not None:
