@@ -1,6 +1,6 @@
 """Benchmark: the AED in the loop, incremental encoder vs re-encoding all the audio at every segment.
 
-The attention encoder-decoder's streaming adapter (:mod:`simul.streaming.aed`) turns audio into
+The attention encoder-decoder's streaming adapter (:mod:`simul.families.aed.streaming`) turns audio into
 encoder frames in one of two documented modes; this script prices them on the same ``--seconds``
 of audio through the one loop (:func:`simul.streaming.simulate_waveform`), wait-k (k=3, one token
 per 320 ms segment, ``decoding.mode=step`` so that decoding is the same small cost in every mode):
@@ -36,10 +36,10 @@ import torch
 from policies import WaitK
 from simul.data.features.fbank import FbankConfig
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
+from simul.families.aed.model import AttentionEncoderDecoder, small
+from simul.families.aed.streaming import AedOptions, EncoderMode, aed_streaming_model
 from simul.io import atomic_write_text
-from simul.models.aed import AttentionEncoderDecoder, small
 from simul.streaming import simulate_waveform
-from simul.streaming.aed import AedOptions, EncoderMode, aed_streaming_model
 from simul.streaming.attention_decoder import DecodingConfig, DecodingMode
 
 _TEXTS = ["die katze schläft", "der hund läuft schnell", "ein großes haus", "wir sehen den baum"]

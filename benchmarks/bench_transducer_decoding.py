@@ -32,9 +32,9 @@ from tqdm import tqdm
 from simul.data.features.audio import load_waveform
 from simul.data.features.fbank import FbankConfig, FbankExtractor, StreamingFbank
 from simul.data.readers.corpus_dir import detect_format, read_corpus_split
-from simul.models.checkpoint import build_model, load_checkpoint
-from simul.models.transducer import Transducer, small
-from simul.models.transducer_search import SearchConfig, TransducerSearch
+from simul.families.checkpoint import build_model, load_checkpoint
+from simul.families.transducer.model import Transducer, small
+from simul.families.transducer.search import SearchConfig, TransducerSearch
 
 LOGGER = logging.getLogger("bench_transducer_decoding")
 

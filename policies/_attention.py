@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from simul.streaming import Capability, Signals
-from simul.streaming.policy import coerce_enum_fields
+from simul.config import coerce_enum_fields
+from simul.streaming import CrossAttention, Hypothesis, Requirements, Signals
 
 __all__ = [
     "AttentionReading",
@@ -84,11 +84,12 @@ class AttentionReading:
             )
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        """What reading attention this way needs from the model."""
+    def requirements(self) -> Requirements:
+        """What reading attention this way needs from the model: the layer's cross-attention,
+        and the whole hypothesis for z-score normalisation (statistics over all its tokens)."""
         if self.normalization is Normalization.ZSCORE:
-            return frozenset({Capability.CROSS_ATTENTION, Capability.HYPOTHESIS})
-        return frozenset({Capability.CROSS_ATTENTION})
+            return Requirements(CrossAttention(layer=self.layer), Hypothesis())
+        return Requirements(CrossAttention(layer=self.layer))
 
 
 @dataclass(frozen=True, eq=False)

@@ -41,9 +41,7 @@ class AlignAtt(Policy):
     @property
     @override
     def requires(self) -> Requirements:
-        return Requirements(
-            capabilities=self.attention.capabilities, attention_layer=self.attention.layer
-        )
+        return self.attention.requirements
 
     @override
     def decide(self, view: DecisionView) -> Decision:

@@ -17,6 +17,7 @@ from typing import final
 from typing_extensions import override
 
 from policies._attention import AttentionReading, Normalization, read_attention
+from simul.config import check_positive_int
 from simul.streaming import Decision, DecisionView, Policy, Read, Requirements, Write
 
 __all__ = ["EDAtt"]
@@ -40,15 +41,12 @@ class EDAtt(Policy):
         super().__post_init__()
         if not 0.0 < self.alpha:
             raise ValueError(f"`alpha` must be > 0, but is {self.alpha} instead.")
-        if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1:
-            raise ValueError(f"`frames` must be an int >= 1, but is {self.frames!r} instead.")
+        check_positive_int("frames", self.frames)
 
     @property
     @override
     def requires(self) -> Requirements:
-        return Requirements(
-            capabilities=self.attention.capabilities, attention_layer=self.attention.layer
-        )
+        return self.attention.requirements
 
     @override
     def decide(self, view: DecisionView) -> Decision:

@@ -16,10 +16,11 @@ from typing import final
 
 from typing_extensions import override
 
+from simul.config import check_positive_int
 from simul.streaming import (
-    Capability,
     Decision,
     DecisionView,
+    Hypothesis,
     Policy,
     Read,
     Requirements,
@@ -40,13 +41,12 @@ class LocalAgreement(Policy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"`n` must be an int >= 1, but is {self.n!r} instead.")
+        check_positive_int("n", self.n)
 
     @property
     @override
     def requires(self) -> Requirements:
-        return Requirements(capabilities=frozenset({Capability.HYPOTHESIS}))
+        return Requirements(Hypothesis())
 
     @override
     def decide(self, view: DecisionView) -> Decision:

@@ -30,7 +30,7 @@ from typing import final
 import torch
 from typing_extensions import override
 
-from simul.streaming import Capability, Decision, DecisionView, Policy, Read, Requirements, Write
+from simul.streaming import Decision, DecisionView, PChoose, Policy, Read, Requirements, Write
 
 __all__ = ["HeadDecision", "MonotonicThreshold", "SourceStep"]
 
@@ -93,11 +93,7 @@ class MonotonicThreshold(Policy):
     @property
     @override
     def requires(self) -> Requirements:
-        return Requirements(
-            capabilities=frozenset({Capability.P_CHOOSE}),
-            p_choose_threshold=self.threshold,
-            p_choose_start_layer=self.start_layer,
-        )
+        return Requirements(PChoose(threshold=self.threshold, start_layer=self.start_layer))
 
     def head_values(self, p_choose: torch.Tensor) -> torch.Tensor:
         """(C, H, T) p_choose -> (C,) aggregated value per candidate (T >= 1)."""

@@ -4,7 +4,7 @@ The built-in list is explicit (one line per policy, here).  A researcher's packa
 without touching this repository by declaring an entry point (see :mod:`simul.streaming.plugins`);
 it is imported only when its name is asked for.  :func:`build_policy` turns a name and
 ``--set policy.FIELD=VALUE`` overrides into a policy object through OmegaConf
-(``simul.models.family.apply_overrides``), so an unknown field or a badly typed value is an error
+(``simul.config.apply_overrides``), so an unknown field or a badly typed value is an error
 naming the field.
 """
 
@@ -18,9 +18,10 @@ from policies.alignatt import AlignAtt
 from policies.edatt import EDAtt
 from policies.local_agreement import LocalAgreement
 from policies.monotonic import MonotonicThreshold
+from policies.token_confidence import TokenConfidence
 from policies.transducer_emission import TransducerEmission
 from policies.waitk import WaitK
-from simul.models.family import apply_overrides
+from simul.config import apply_overrides
 from simul.registry import Registry
 from simul.streaming import Policy
 from simul.streaming.plugins import entry_point_names, lookup
@@ -43,6 +44,7 @@ BUILTIN_POLICIES.add("alignatt", AlignAtt)
 BUILTIN_POLICIES.add("local_agreement", LocalAgreement)
 BUILTIN_POLICIES.add("transducer", TransducerEmission)
 BUILTIN_POLICIES.add("monotonic", MonotonicThreshold)
+BUILTIN_POLICIES.add("token_confidence", TokenConfidence)
 
 
 def _policy_problem(loaded: object) -> str | None:

@@ -1,6 +1,6 @@
 """The transducer's native emission: write what the search emits; blank is READ.
 
-A transducer's search (``simul.models.transducer_search``) emits tokens on the encoder frames it
+A transducer's search (``simul.families.transducer.search``) emits tokens on the encoder frames it
 has; it proposes them as candidates, each with the frame that emitted it.  This policy writes them
 as they come, optionally ``extra_delay_frames`` later: a token emitted by frame j is written only
 once frame j + extra_delay_frames has been received (a wait-k-style delay measured in encoder

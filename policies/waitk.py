@@ -20,6 +20,7 @@ from typing import final
 
 from typing_extensions import override
 
+from simul.config import check_positive_int
 from simul.streaming import Decision, DecisionView, Policy, Read, Requirements, Write
 
 __all__ = ["SourceUnit", "TargetUnit", "WaitK"]
@@ -60,10 +61,8 @@ class WaitK(Policy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("k", "ms_per_word"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an int >= 1, but is {value!r} instead.")
+        check_positive_int("k", self.k)
+        check_positive_int("ms_per_word", self.ms_per_word)
         if not isinstance(self.source_unit, SourceUnit) or not isinstance(
             self.target_unit, TargetUnit
         ):

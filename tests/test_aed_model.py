@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simul.data.features.pipeline import FeatureBatch
-from simul.models.aed import AedConfig, AttentionEncoderDecoder, tiny
+from simul.families.aed.family import AedFamily
+from simul.families.aed.model import AedConfig, AttentionEncoderDecoder, tiny
+from simul.families.aed.search import AedStepDecoder
+from simul.families.registry import get_family
 from simul.models.aed_decoder import DecoderConfig, TransformerDecoder, sinusoidal_positions
-from simul.models.aed_family import AedFamily
-from simul.models.aed_search import AedStepDecoder, beam_search, max_target_length
-from simul.models.families import MODEL_FAMILIES
+from simul.models.beam_search import beam_search, max_target_length
 
 VOCAB = 12
 EOS = 2
@@ -253,7 +254,7 @@ def test_configs_reject_bad_values():
 
 
 def test_family_resolves_configs_and_decodes_batches():
-    family = MODEL_FAMILIES.get("aed")
+    family = get_family("aed")
     assert isinstance(family, AedFamily)
     config = family.resolve_config("tiny", {"decoder": {"num_layers": 3}}, vocab_size=VOCAB, blank_id=1)
     assert config.vocab_size == VOCAB and config.decoder.num_layers == 3

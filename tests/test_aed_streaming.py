@@ -17,12 +17,13 @@ from policies import AlignAtt, AttentionReading, EDAtt, LocalAgreement, WaitK
 from simul.data.features.fbank import FbankConfig, FbankExtractor
 from simul.data.instance import Instance
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
-from simul.models.aed import AttentionEncoderDecoder, tiny
-from simul.models.aed_search import AedStepDecoder, beam_search, max_target_length
-from simul.models.checkpoint import Checkpoint, save_checkpoint
+from simul.families.aed.model import AttentionEncoderDecoder, tiny
+from simul.families.aed.search import AedStepDecoder
+from simul.families.aed.streaming import AedBackend, AedOptions, EncoderMode, aed_streaming_model
+from simul.families.checkpoint import Checkpoint, save_checkpoint
+from simul.families.loading import load_streaming_model
+from simul.models.beam_search import beam_search, max_target_length
 from simul.streaming import Capability, Requirements, StreamingSession, simulate, simulate_waveform
-from simul.streaming.adapters import load_streaming_model
-from simul.streaming.aed import AedBackend, AedOptions, EncoderMode, aed_streaming_model
 from simul.streaming.attention_decoder import DecodingConfig, DecodingMode
 
 SAMPLE_RATE = 16_000

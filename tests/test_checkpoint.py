@@ -12,7 +12,7 @@ import torch
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig
 from simul.data.tokenizer import SpmConfig, train_sentencepiece
-from simul.models.checkpoint import (
+from simul.families.checkpoint import (
     FORMAT_VERSION,
     Checkpoint,
     build_model,
@@ -22,7 +22,7 @@ from simul.models.checkpoint import (
     save_checkpoint,
     weights_sha256,
 )
-from simul.models.transducer import Transducer, tiny
+from simul.families.transducer.model import Transducer, tiny
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +121,8 @@ def test_foreign_and_newer_files_are_refused_naming_the_file(
 def test_init_encoder_from_copies_only_the_encoder_into_another_family(
     spm_bytes: bytes, tmp_path: Path
 ) -> None:
-    from simul.models.aed import AttentionEncoderDecoder
-    from simul.models.aed import tiny as aed_tiny
+    from simul.families.aed.model import AttentionEncoderDecoder
+    from simul.families.aed.model import tiny as aed_tiny
 
     checkpoint, transducer = _checkpoint(spm_bytes)
     path = tmp_path / "asr.pt"
@@ -163,8 +163,8 @@ def test_init_encoder_from_refuses_other_encoders_and_features(
 def test_init_encoder_from_reaches_the_monotonic_translators_encoder(
     spm_bytes: bytes, tmp_path: Path
 ) -> None:
-    from simul.models.monotonic import MonotonicTranslator
-    from simul.models.monotonic import tiny as mma_tiny
+    from simul.families.monotonic.model import MonotonicTranslator
+    from simul.families.monotonic.model import tiny as mma_tiny
 
     checkpoint, transducer = _checkpoint(spm_bytes)
     save_checkpoint(tmp_path / "asr.pt", checkpoint)

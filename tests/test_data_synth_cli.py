@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simul.cli import data, data_synth
-from simul.cli.data_synth import CorpusSize
+from simul.cli import data
+from simul.data import benchmark
+from simul.data.benchmark import CorpusSize
 from simul.data.check import CheckConfig, check_items
 from simul.data.readers import read_mustc, read_mustc_items
 
@@ -35,7 +36,7 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
 def few_segments(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 'tiny' size of a handful of segments, so that the tests stay fast."""
     size = CorpusSize({"train": 6, "dev": 3, "test": 3}, {"train": 2, "dev": 1, "test": 1})
-    monkeypatch.setitem(data_synth.SIZES, "tiny", size)
+    monkeypatch.setitem(benchmark.SIZES, "tiny", size)
 
 
 def test_synth_tiny_builds_a_valid_deterministic_corpus(few_segments: None, tmp_path: Path) -> None:

@@ -14,13 +14,13 @@ import soundfile
 import torch
 
 from simul.cli import eval as eval_cli
-from simul.cli.eval import parse_overrides
+from simul.config import parse_overrides
 from simul.data.features.fbank import FbankConfig
 from simul.data.tokenizer import SpmConfig, train_sentencepiece
 from simul.eval.log_io import read_instances_log
-from simul.models import transducer as presets
-from simul.models.checkpoint import Checkpoint, save_checkpoint
-from simul.models.transducer import Transducer
+from simul.families.checkpoint import Checkpoint, save_checkpoint
+from simul.families.transducer import model as presets
+from simul.families.transducer.model import Transducer
 
 
 def _run(argv: list[str]) -> int:

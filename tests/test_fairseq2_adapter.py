@@ -12,8 +12,7 @@ from policies import AlignAtt, AttentionReading, EDAtt, LocalAgreement, WaitK
 from simul._fairseq2 import import_fairseq2
 from simul.data.features.fbank import FbankConfig, FbankExtractor
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
-from simul.models.aed_search import beam_search, max_target_length
-from simul.models.fairseq2_s2t import (
+from simul.families.fairseq2_s2t.model import (
     Fairseq2StepDecoder,
     PaddedConv1dFbankSubsampler,
     build_s2t_model,
@@ -21,9 +20,10 @@ from simul.models.fairseq2_s2t import (
     expose_cross_attention,
     load_s2t_model,
 )
+from simul.families.fairseq2_s2t.streaming import fairseq2_streaming_model
+from simul.models.beam_search import beam_search, max_target_length
 from simul.streaming import Capability, simulate_waveform
 from simul.streaming.attention_decoder import DecodingConfig
-from simul.streaming.fairseq2_s2t import fairseq2_streaming_model
 
 _s2t = import_fairseq2("fairseq2.models.s2t_transformer")
 _conformer = import_fairseq2("fairseq2.models.s2t_conformer")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simul.models.families import MODEL_FAMILIES
+from simul.families.registry import get_family
 from simul.serialize import JointTarget, get_target_transform
 from simul.train import load_train_config
 from simul.train.config import TrainConfig, config_to_dict
@@ -54,7 +54,7 @@ def test_the_four_configs_differ_only_in_target_vocabulary_output_and_metric() -
 
 
 def test_the_four_models_build_with_equal_sizes() -> None:
-    family = MODEL_FAMILIES.get("transducer")
+    family = get_family("transducer")
     sizes = {}
     for name in CONFIGS:
         config = _load(name)
@@ -103,6 +103,6 @@ def test_unknown_keys_are_errors(tmp_path: Path) -> None:
     # model.config is checked when the family resolves it.
     config = _load("asr_tt_equal", "model.config.encoder.num_layerz=2")
     with pytest.raises(ValueError, match="num_layerz"):
-        MODEL_FAMILIES.get("transducer").resolve_config(
+        get_family("transducer").resolve_config(
             config.model.preset, config.model.config, vocab_size=VOCAB_SIZE, blank_id=1
         )

@@ -14,7 +14,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from simul.cli import data_synth
-from simul.cli.data_synth import CorpusSize
+from simul.data import benchmark
+from simul.data.benchmark import CorpusSize
 from simul.data.features.cmvn import compute_cmvn
 from simul.data.features.fbank import FbankConfig
 from simul.data.instance import Instance, WordSpan
@@ -23,7 +24,7 @@ from simul.data.readers import read_mustc
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
 from simul.eval.log_io import read_instances_log
 from simul.eval.scoring import ScoringConfig, score
-from simul.models.checkpoint import load_checkpoint
+from simul.families.checkpoint import load_checkpoint
 from simul.train import load_train_config, train
 from simul.train.config import config_to_dict
 
@@ -60,7 +61,7 @@ def _synth(corpus: Path) -> None:
     args = parser.parse_args(["synth", str(corpus), "--size", "tiny", "--no-progress"])
     size = CorpusSize({"train": 8, "dev": 2, "test": NUM_TEST}, {"train": 2, "dev": 1, "test": 1})
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(data_synth.SIZES, "tiny", size)
+        patch.setitem(benchmark.SIZES, "tiny", size)
         assert args.run(args) == 0
 
 

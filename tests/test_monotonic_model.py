@@ -16,18 +16,19 @@ from train_corpus import write_tiny_corpus
 from policies import MonotonicThreshold
 from simul.data.features.fbank import FbankConfig, FbankExtractor
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
-from simul.models.aed_search import AedStepDecoder, beam_search, max_target_length
-from simul.models.checkpoint import Checkpoint, build_model, load_checkpoint, save_checkpoint
-from simul.models.families import MODEL_FAMILIES
-from simul.models.monotonic import MonotonicConfig, MonotonicTranslator, latency_terms, tiny
-from simul.models.monotonic_attention import (
+from simul.families.aed.search import AedStepDecoder
+from simul.families.checkpoint import Checkpoint, build_model, load_checkpoint, save_checkpoint
+from simul.families.loading import load_streaming_model
+from simul.families.monotonic.attention import (
     ExpectedAlignment,
     HardReading,
     MonotonicAttentionConfig,
 )
+from simul.families.monotonic.model import MonotonicConfig, MonotonicTranslator, latency_terms, tiny
+from simul.families.monotonic.streaming import MonotonicOptions, MonotonicStreamingModel
+from simul.families.registry import get_family
+from simul.models.beam_search import beam_search, max_target_length
 from simul.streaming import Requirements, simulate_waveform
-from simul.streaming.adapters import load_streaming_model
-from simul.streaming.monotonic import MonotonicOptions, MonotonicStreamingModel
 from simul.train import load_train_config, train
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -418,7 +419,7 @@ def test_hard_readings_reorder_with_beams() -> None:
 
 
 def test_the_family_resolves_presets_and_refuses_a_wrong_vocabulary() -> None:
-    family = MODEL_FAMILIES.get("monotonic")
+    family = get_family("monotonic")
     for preset in family.presets():
         config = family.resolve_config(preset, {}, vocab_size=50, blank_id=1)
         assert family.config_from_dict(dataclasses.asdict(config)) == config

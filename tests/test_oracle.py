@@ -182,11 +182,11 @@ def test_oracle_command_writes_a_log_simuleval_scores_the_same(
     from simuleval.evaluator.instance import LogInstance
     from simuleval.evaluator.scorers.latency_scorer import ALScorer, LAALScorer
 
-    from simul.cli import data_synth
-    from simul.cli.data_synth import CorpusSize
+    from simul.data import benchmark
+    from simul.data.benchmark import CorpusSize
 
     size = CorpusSize({"train": 0, "dev": 0, "test": 4}, {"train": 0, "dev": 0, "test": 1})
-    monkeypatch.setitem(data_synth.SIZES, "tiny", size)
+    monkeypatch.setitem(benchmark.SIZES, "tiny", size)
     corpus = tmp_path / "corpus"
     argv = ["synth", str(corpus), "--size", "tiny", "--splits", "test", "--no-progress"]
     assert _run_data(argv) == 0

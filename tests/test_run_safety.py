@@ -29,8 +29,8 @@ from simul.data.features.cmvn import compute_cmvn
 from simul.data.features.fbank import FbankConfig
 from simul.data.readers import read_corpus_split
 from simul.eval.log_io import read_instances_log
+from simul.families.checkpoint import load_checkpoint
 from simul.io import DirectoryLockedError, atomic_write_text, lock_directory
-from simul.models.checkpoint import load_checkpoint
 from simul.streaming import corpus as streaming_corpus
 from simul.train import load_train_config
 

@@ -15,14 +15,15 @@ from hypothesis import strategies as st
 from policies import AlignAtt, TransducerEmission, WaitK
 from simul.data.features.fbank import FbankConfig, FbankExtractor
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
-from simul.models import transducer as transducer_presets
-from simul.models.checkpoint import Checkpoint, save_checkpoint
-from simul.models.transducer import Transducer
-from simul.models.transducer_search import SearchConfig, TransducerSearch
+from simul.families.base import target_streams
+from simul.families.checkpoint import Checkpoint, save_checkpoint
+from simul.families.loading import load_streaming_model, toy_model
+from simul.families.transducer import model as transducer_presets
+from simul.families.transducer.model import Transducer
+from simul.families.transducer.search import SearchConfig, TransducerSearch
+from simul.families.transducer.streaming import TransducerStreamingModel
 from simul.streaming import simulate_waveform
-from simul.streaming.adapters import load_streaming_model, target_streams, toy_model
 from simul.streaming.tokens import Token
-from simul.streaming.transducer import TransducerStreamingModel
 from simul.streaming.words import WordAssembler
 
 _TEXTS = ["the cat sat on the mat", "a dog ran to the park", "birds sing in the trees"] * 4

@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 from test_train import tiny_run_config
 from train_corpus import TinyCorpus, write_tiny_corpus
 
-from simul.models.checkpoint import build_model, load_checkpoint, weights_sha256
+from simul.families.checkpoint import build_model, load_checkpoint, weights_sha256
 from simul.train import TrainConfig, train
 
 WORLD_SIZE = 2

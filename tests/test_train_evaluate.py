@@ -8,8 +8,8 @@ import pytest
 
 from simul.data.instance import Instance
 from simul.data.tokenizer import SpmConfig, Tokenizer, train_sentencepiece
-from simul.models.families import MODEL_FAMILIES
-from simul.models.family import Decoded
+from simul.families.base import Decoded
+from simul.families.registry import family_names, get_family
 from simul.registry import Registry
 from simul.serialize import get_target_transform
 from simul.train.evaluate import instance_output, metric_name, output_streams, words_with_delays
@@ -96,9 +96,9 @@ def test_metric_names_pick_a_stream() -> None:
 
 
 def test_registries_list_the_known_names() -> None:
-    assert "transducer" in MODEL_FAMILIES.names()
+    assert "transducer" in family_names()
     with pytest.raises(ValueError, match=r"\[.*'transducer'.*\].*'no-such-family'"):
-        MODEL_FAMILIES.get("no-such-family")
+        get_family("no-such-family")
     registry: Registry[int] = Registry("thing")
     registry.add("one", 1)
     assert registry.get("one") == 1 and "one" in registry and len(registry) == 1

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 
+from simul.families.transducer.model import Transducer, TransducerConfig, small, tiny
 from simul.models.ctc import CtcHead, ctc_loss
 from simul.models.joiner import Joiner
 from simul.models.predictor import (
@@ -16,7 +17,6 @@ from simul.models.predictor import (
     build_predictor,
 )
 from simul.models.rnnt_loss import rnnt_loss
-from simul.models.transducer import Transducer, TransducerConfig, small, tiny
 
 VOCAB = 11
 BLANK = 1

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simul.data.features.fbank import FbankConfig
-from simul.models.transducer import Transducer, tiny
-from simul.models.transducer_search import SearchConfig, SearchToken, TransducerSearch
+from simul.families.transducer.model import Transducer, tiny
+from simul.families.transducer.search import SearchConfig, SearchToken, TransducerSearch
 
 VOCAB = 9
 BLANK = 1

@@ -10,7 +10,7 @@ For each training config (its ``trainer.output_dir``):
 
 1. the run's final checkpoint, ``checkpoints/last.pt``, which must have reached
    ``trainer.max_steps``: every model is scored after the same budget, none is picked on dev;
-2. the test split streamed through simul's one loop (:func:`simul.streaming.simulate_corpus`) in
+2. the test split streamed through simul's one loop (:func:`simul.evaluation.evaluate`) in
    ``--segment-ms`` segments under the transducer's native emission
    (``policies.TransducerEmission``: a token is written as soon as the search emits it, blank
    is READ);
@@ -48,16 +48,13 @@ from typing import Any
 import pandas as pd
 import torch
 
-from policies import build_policy
+from simul import evaluation
 from simul.data.instance import Instance
 from simul.data.oracle import oracle_outputs, transcript_oracle_outputs
-from simul.data.readers import detect_format, read_corpus_split
 from simul.eval.report import write_scores
 from simul.eval.scoring import Scores, ScoringConfig, score
+from simul.families.checkpoint import load_checkpoint
 from simul.io import atomic_write_text
-from simul.models.checkpoint import load_checkpoint
-from simul.streaming import ElapsedClock, simulate_corpus
-from simul.streaming.adapters import load_streaming_model
 from simul.train.config import TrainConfig, load_train_config
 
 __all__ = [
@@ -183,39 +180,27 @@ def _stream_lang(stream: str, target_lang: str | None, src_lang: str) -> str:
 def _evaluate_model(
     run: ModelRun,
     instances: Sequence[Instance],
+    data: dict[str, Any],
     output: Path,
     *,
     segment_ms: int,
     progress: bool,
 ) -> tuple[Scores, str | None, dict[str, Any]]:
     """Stream ``instances`` through one model and score them; write its ``simul eval`` files."""
-    loaded = load_streaming_model(run.checkpoint)
-    policy = build_policy("transducer", {"segment_ms": segment_ms})
-    inputs = {
-        "model": loaded.description,
-        "policy": {
-            "name": "transducer", "class": type(policy).__name__, "parameters": policy.parameters(),
-        },
-        "segment_ms": segment_ms,
-        "clock": ElapsedClock.SIMULEVAL.value,
-        "data": {"dir": run.config.data.corpus_dir, "num_instances": len(instances),
-                 "instances_first_last": [instances[0].id, instances[-1].id]},
-        "target_lang": loaded.target_lang,
-        "torch_threads": torch.get_num_threads(),
-    }  # fmt: skip
-    records = simulate_corpus(
-        loaded.model, policy, instances, output, target_lang=loaded.target_lang,
-        clock=ElapsedClock.SIMULEVAL, progress=progress, identity=inputs,
-    )  # fmt: skip
-    config = ScoringConfig(latency_metrics=LATENCY_METRICS, computation_aware=True)
-    scores = score(records, config)
-    write_scores(output, scores, **inputs)
+    request = evaluation.EvaluationRequest(
+        model=evaluation.ModelRequest(checkpoint=run.checkpoint),
+        policy=evaluation.PolicyRequest("transducer", {"segment_ms": segment_ms}),
+        output=output,
+        scoring=ScoringConfig(latency_metrics=LATENCY_METRICS, computation_aware=True),
+        progress=progress,
+    )
+    result = evaluation.evaluate(request, instances, data=data)
     state = load_checkpoint(run.checkpoint).state_dict
     facts = {
         "params": sum(tensor.numel() for tensor in state.values()),
-        "vocab": int(loaded.description["config"]["vocab_size"]),
+        "vocab": int(result.run.loaded.description["config"]["vocab_size"]),
     }
-    return scores, loaded.target_lang, facts
+    return result.scores, result.target_lang, facts
 
 
 def _markdown(table: pd.DataFrame) -> str:
@@ -257,20 +242,19 @@ def evaluate_runs(
         raise ValueError("`runs` must hold at least one model, but is empty.")
     data = runs[0].config.data
     root = Path(data.corpus_dir)
-    items = read_corpus_split(
-        root, data.corpus_format or detect_format(root), split, src_lang=data.src_lang
-    )
-    instances = [item.instance for item in items][:max_instances]
-    if not instances:
-        raise ValueError(f"split {split!r} of {root} holds no instances.")
+    instances, provenance, _ = evaluation.read_test_set(
+        evaluation.TestSet(dir=root, format=data.corpus_format, split=split, src_lang=data.src_lang,
+                max_instances=max_instances)
+    )  # fmt: skip
     rows: list[dict[str, Any]] = []
     stream_rows: list[tuple[dict[str, Any], str]] = []
     for run in runs:
         logger.info("streaming %d instances through %s (%s)", len(instances), run.name,
                     run.checkpoint)  # fmt: skip
         scores, target_lang, facts = _evaluate_model(
-            run, instances, output / run.name, segment_ms=segment_ms, progress=progress
-        )
+            run, instances, provenance, output / run.name, segment_ms=segment_ms,
+            progress=progress,
+        )  # fmt: skip
         for stream, values in scores.corpus.to_dict(orient="index").items():
             lang = _stream_lang(str(stream), target_lang, data.src_lang)
             row = {"model": run.name, "stream": stream, "lang": lang, **facts}

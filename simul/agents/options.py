@@ -1,7 +1,8 @@
 """The agent's command-line options, and the model and policy they build (as ``simul eval`` does).
 
 The flags mean what they mean for ``simul eval`` (same names, same ``--set GROUP.FIELD=VALUE``
-overrides, parsed by :func:`simul.cli.eval.parse_overrides`), so a run moves between the two
+overrides, parsed by :func:`simul.config.parse_overrides`; the model and policy are built by
+:func:`simul.evaluation.build_run`, as for ``simul eval``), so a run moves between the two
 commands unchanged; ``simul eval --simuleval`` prints the translation
 (:mod:`simul.agents.command`).  The source segment size is SimulEval's own
 ``--source-segment-size`` (it cuts the segments); the policy's ``segment_ms`` is set to it, and a
@@ -23,8 +24,9 @@ from typing import Any
 
 import torch
 
-from policies import build_policy, policy_names
-from simul.cli.eval import parse_overrides
+from policies import policy_names
+from simul.config import parse_overrides
+from simul.evaluation import ModelRequest, PolicyRequest, Run, build_run
 from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock, Policy, StreamingModel
 
 __all__ = ["AgentSetup", "add_agent_args", "build_setup", "parse_stream_files"]
@@ -142,7 +144,7 @@ class AgentSetup:
     description: dict[str, Any] = field(default_factory=dict)
 
 
-def _policy(args: argparse.Namespace, policy_overrides: dict[str, Any]) -> Policy:
+def _policy_request(args: argparse.Namespace, policy_overrides: dict[str, Any]) -> PolicyRequest:
     segment_ms = getattr(args, "source_segment_size", None)
     if segment_ms is not None:
         given = policy_overrides.get("segment_ms", segment_ms)
@@ -158,7 +160,7 @@ def _policy(args: argparse.Namespace, policy_overrides: dict[str, Any]) -> Polic
                 segment_ms,
             )
         policy_overrides["segment_ms"] = segment_ms
-    return build_policy(args.policy, policy_overrides)
+    return PolicyRequest(args.policy, policy_overrides)
 
 
 def build_setup(args: argparse.Namespace) -> AgentSetup:
@@ -169,16 +171,14 @@ def build_setup(args: argparse.Namespace) -> AgentSetup:
             cannot serve, an unknown primary stream, a bad ``--max-tokens``.
     """
     overrides = parse_overrides(args.overrides)
-    policy = _policy(args, overrides["policy"])
     device = torch.device(getattr(args, "device", "cpu") or "cpu")
-    if args.model == "toy":
-        from simul.streaming.adapters import toy_model
-
-        loaded = toy_model(overrides["model"])
-    else:
-        from simul.streaming.adapters import load_streaming_model
-
-        loaded = load_streaming_model(args.checkpoint, options=overrides["model"], device=device)
+    model = ModelRequest(
+        checkpoint=None if args.model == "toy" else args.checkpoint,
+        options=overrides["model"],
+        device=str(device),
+    )
+    run: Run = build_run(model, _policy_request(args, overrides["policy"]))
+    loaded, policy = run.loaded, run.policy
     streams = loaded.model.output_streams
     primary = args.primary_stream if args.primary_stream is not None else streams[0]
     if primary not in streams:
@@ -188,12 +188,7 @@ def build_setup(args: argparse.Namespace) -> AgentSetup:
     if isinstance(args.max_tokens, bool) or args.max_tokens < 1:
         raise ValueError(f"`--max-tokens` must be >= 1, but is {args.max_tokens} instead.")
     description = {
-        "model": loaded.description,
-        "policy": {
-            "name": args.policy,
-            "class": type(policy).__name__,
-            "parameters": policy.parameters(),
-        },
+        **run.description,
         "primary_stream": primary,
         "max_tokens": args.max_tokens,
         "clock": args.clock,

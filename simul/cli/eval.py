@@ -5,8 +5,8 @@
 
 Reads any corpus the readers know (MuST-C, CoVoST 2, fairseq S2T manifests, SimulEval lists;
 ``--format``, ``--split``, ``--src-lang``, ``--tgt-lang``), runs every instance through the one
-simultaneous loop (:func:`simul.streaming.simulate_corpus`, with a progress bar and resumable
-partial results), and writes into ``--output``: ``instances.log`` + ``config.yaml`` (SimulEval's
+simultaneous loop and scores it (:func:`simul.evaluation.evaluate`, with a progress bar and
+resumable partial results), and writes into ``--output``: ``instances.log`` + ``config.yaml`` (SimulEval's
 format, every output stream), ``scores.tsv``, ``instance_scores.tsv`` and ``scores.json``
 (:mod:`simul.eval.report`), whose provenance names the model, the policy and all its parameters,
 the segment size, the data and the software versions.
@@ -19,29 +19,32 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
-from policies import build_policy, policy_names
-from simul.data.readers import CORPUS_FORMATS, detect_format, find_splits, read_corpus_split
+from policies import policy_names
+from simul.config import parse_overrides
+from simul.data.readers import CORPUS_FORMATS
 from simul.eval.latency import LATENCY_METRICS
 from simul.eval.quality import QUALITY_METRICS
-from simul.eval.report import format_scores, write_scores
-from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig, score
-from simul.io import lock_directory
-from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock, simulate_corpus
+from simul.eval.report import format_scores
+from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig
+from simul.evaluation import (
+    EvaluationRequest,
+    ModelRequest,
+    PolicyRequest,
+    TestSet,
+    build_run,
+    evaluate,
+    read_test_set,
+)
+from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock
 
-__all__ = ["add_parser", "parse_overrides", "run"]
+__all__ = ["add_parser", "run"]
 
 logger = logging.getLogger(__name__)
-
-_OVERRIDE_GROUPS = ("policy", "model")
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -169,65 +172,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``["policy.frames=4", "model.beam_size=2"]`` -> ``{"policy": {"frames": 4}, "model": {...}}``.
-
-    Values are parsed as YAML (``4`` is an int, ``true`` a bool, ``[0,1]`` a list).
-    """
-    dotlists: dict[str, list[str]] = {group: [] for group in _OVERRIDE_GROUPS}
-    for item in items:
-        group, dot, rest = item.partition(".")
-        if not dot or group not in dotlists or "=" not in rest or not rest.split("=", 1)[0]:
-            raise ValueError(
-                f"`--set` must look like policy.FIELD=VALUE or model.FIELD=VALUE, but is {item!r} instead."
-            )
-        dotlists[group].append(rest)
-    parsed = {}
-    for group, dotlist in dotlists.items():
-        try:
-            parsed[group] = OmegaConf.to_container(OmegaConf.from_dotlist(dotlist))
-        except OmegaConfBaseException as error:
-            raise ValueError(f"`--set {group}.*`: {str(error).splitlines()[0]}") from None
-    return parsed
-
-
-def _read_instances(args: argparse.Namespace) -> tuple[list[Any], list[str], dict[str, Any]]:
-    """The instances, where each was listed (``path:line``, for errors), and their description."""
-    root = args.data
-    corpus_format = args.format or detect_format(root)
-    splits = find_splits(root, corpus_format)
-    if args.split not in splits:
-        raise ValueError(
-            f"`--split` must be one of the splits of {root} ({corpus_format}): {splits}, "
-            f"but is {args.split!r} instead."
-        )
-    items = read_corpus_split(
-        root,
-        corpus_format,
-        args.split,
-        src_lang=args.src_lang,
-        tgt_langs=[args.tgt_lang] if args.tgt_lang else None,
-    )
-    instances = [item.instance for item in items]
-    if args.max_instances is not None:
-        if args.max_instances < 1:
-            raise ValueError(
-                f"`--max-instances` must be >= 1, but is {args.max_instances} instead."
-            )
-        instances = instances[: args.max_instances]
-    origins = [item.origin for item in items[: len(instances)]]
-    data = {
-        "dir": str(root),
-        "format": corpus_format,
-        "split": args.split,
-        "src_lang": args.src_lang,
-        "tgt_lang": args.tgt_lang,
-        "num_instances": len(instances),
-        "instances_first_last": [instances[0].id, instances[-1].id] if instances else [],
-    }
-    return instances, origins, data
-
-
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed command-line options, as JSON values (for provenance)."""
     return {
@@ -251,92 +195,49 @@ def run(args: argparse.Namespace) -> int:
                 f"{policy_overrides['segment_ms']}` disagree; give one."
             )
         policy_overrides["segment_ms"] = args.segment_ms
-    policy = build_policy(args.policy, policy_overrides)
-
-    if args.model == "toy":
-        from simul.streaming.adapters import toy_model
-
-        loaded = toy_model(overrides["model"])
-        model_name = "toy"
-    else:
-        from simul.streaming.adapters import load_streaming_model
-
-        loaded = load_streaming_model(
-            args.checkpoint, options=overrides["model"], device=args.device
-        )
-        model_name = args.checkpoint.stem
-    instances, origins, data = _read_instances(args)
-    if not instances:
-        raise ValueError(f"split {args.split!r} of {args.data} holds no instances.")
-    target_lang = args.tgt_lang or loaded.target_lang
-    output = (
-        args.output or Path("runs") / "eval" / f"{model_name}-{args.policy}-{policy.segment_ms}ms"
+    model = ModelRequest(
+        checkpoint=None if args.model == "toy" else args.checkpoint,
+        options=overrides["model"],
+        device=args.device,
     )
-    clock = ElapsedClock(args.clock)
-    inputs = {
-        "model": loaded.description,
-        "policy": {
-            "name": args.policy,
-            "class": type(policy).__name__,
-            "parameters": policy.parameters(),
-        },
-        "segment_ms": policy.segment_ms,
-        "clock": clock.value,
-        "max_tokens": args.max_tokens,
-        "device": args.device,
-        "torch_threads": torch.get_num_threads(),
-        "data": data,
-        "target_lang": target_lang,
-        "arguments": _arguments(args),
-    }
-    identity = {key: value for key, value in inputs.items() if key != "arguments"}
-    with lock_directory(output, "simul eval"):  # held until the scores are written
-        return _simulate_and_score(
-            args, loaded, policy, instances, origins, output, inputs, identity
+    run = build_run(model, PolicyRequest(args.policy, policy_overrides))
+    instances, data, origins = read_test_set(
+        TestSet(
+            dir=args.data, format=args.format, split=args.split, src_lang=args.src_lang,
+            tgt_lang=args.tgt_lang, max_instances=args.max_instances,
         )
-
-
-def _simulate_and_score(
-    args: argparse.Namespace,
-    loaded: Any,
-    policy: Any,
-    instances: list[Any],
-    origins: list[str],
-    output: Path,
-    inputs: dict[str, Any],
-    identity: dict[str, Any],
-) -> int:
-    """The run's work once the output folder is locked: simulate, score, write, report."""
-    clock, target_lang = ElapsedClock(inputs["clock"]), inputs["target_lang"]
-    records = simulate_corpus(
-        loaded.model,
-        policy,
-        instances,
-        output,
-        target_lang=target_lang,
+    )  # fmt: skip
+    output = args.output or (
+        Path("runs") / "eval" / f"{model.name}-{args.policy}-{run.policy.segment_ms}ms"
+    )
+    request = EvaluationRequest(
+        model=model,
+        policy=PolicyRequest(args.policy, policy_overrides),
+        output=output,
+        target_lang=args.tgt_lang,
         max_tokens=args.max_tokens,
-        clock=clock,
+        clock=ElapsedClock(args.clock),
         primary_stream=args.primary_stream,
+        scoring=ScoringConfig(
+            latency_metrics=tuple(args.latency_metrics),
+            quality_metrics=None if args.quality_metrics is None else tuple(args.quality_metrics),
+            computation_aware=args.computation_aware,
+        ),
         resume=args.resume,
         progress=not args.no_progress,
-        identity=identity,
-        origins=origins,
     )
-    config = ScoringConfig(
-        latency_metrics=tuple(args.latency_metrics),
-        quality_metrics=None if args.quality_metrics is None else tuple(args.quality_metrics),
-        computation_aware=args.computation_aware,
+    result = evaluate(
+        request, instances, data=data, run=run, extra={"arguments": _arguments(args)}, origins=origins
     )
-    scores = score(records, config)
-    written = write_scores(output, scores, **inputs)
-    print(format_scores(scores))
-    for name, signature in scores.signatures.items():
+    print(format_scores(result.scores))
+    for name, signature in result.scores.signatures.items():
         print(f"{name}: {signature}")
-    logger.info("wrote %s/instances.log and %s", output, ", ".join(str(p) for p in written))
     if args.simuleval:
         from simul.agents.command import write_simuleval_run
 
-        command = write_simuleval_run(args, instances, loaded.model, policy, output, target_lang)
+        command = write_simuleval_run(
+            args, instances, run.loaded.model, run.policy, output, result.target_lang
+        )
         print(f"SimulEval command ({output / 'simuleval' / 'command.sh'}):")
         print(command)
     return 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simul.cli.data_synth import SIZES, build_corpus
+from simul.data.benchmark import SIZES, build_corpus
 from simul.data.check import CheckConfig, check_items, problems_from_messages
 from simul.data.corpus_writer import TalkConfig
 from simul.data.features.cmvn import compute_cmvn

@@ -43,10 +43,11 @@ from typing import Any
 import pandas as pd
 import torch
 
+from simul.config import check_positive_int
 from simul.demo.prepare import DEMO_SIZES, prepare_cmvn, prepare_corpus, prepare_vocabulary
+from simul.families.base import target_streams
 from simul.io import atomic_write, atomic_write_bytes, atomic_write_text
 from simul.provenance import file_sha256
-from simul.streaming.adapters import target_streams
 from simul.sweep import expand, gather, markdown_table, plot_curves, run_sweep
 from simul.sweep.config import DataSection, GridEntry, ModelSection, OracleSection, SweepConfig
 from simul.sweep.gather import ORACLE_LABEL
@@ -115,8 +116,7 @@ class DemoConfig:
         if self.max_instances is not None:
             counts["max_instances"] = self.max_instances
         for name, value in counts.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an int >= 1, but is {value!r} instead.")
+            check_positive_int(name, value)
         if len(set(self.waitk)) != len(self.waitk):
             raise ValueError(f"`waitk` must list distinct values, but is {list(self.waitk)}.")
 

@@ -17,7 +17,7 @@ steps equal it.
 
 The cross-attention of each layer is soft multi-head attention unless the decoder is built with
 another one (``cross_attention=``, a :class:`CrossAttention`): monotonic attention
-(:mod:`simul.models.monotonic_attention`) is this decoder with its cross-attention replaced.  A
+(:mod:`simul.families.monotonic.attention`) is this decoder with its cross-attention replaced.  A
 cross-attention may keep a per-hypothesis state between decoding steps (where each monotonic head
 stopped), carried in :attr:`DecoderCache.cross_states`; soft attention keeps none.
 

@@ -9,13 +9,15 @@ wait-k, EDAtt, AlignAtt and LocalAgreement.  After every source segment:
 2. if the encoder produced new frames, the decoder runs again on the grown memory, continuing the
    written prefix (forced, as fairseq's ``prefix_tokens``), and its proposal is kept in the state:
    - ``decoding.mode = hypothesis`` (default, FBK's agents): greedy or beam search of the whole
-     continuation to its end of sentence (:func:`simul.models.aed_search.beam_search`); the
-     candidates are that continuation with each token's cross-attention (capabilities
+     continuation to its end of sentence (:func:`simul.models.beam_search.beam_search`); the
+     candidates are that continuation with each token's cross-attention (requests
      ``cross_attention`` and ``hypothesis``: every policy fits);
    - ``decoding.mode = step``: one teacher-forced pass over the prefix, then the greedy next token
      only; each written token advances the decoder cache by one step (``cross_attention``; for
      wait-k, EDAtt and AlignAtt, which then stop decoding as soon as they read, which is cheaper in
      computation-aware latency).  Needs a backend whose decoder cache is a value.
+   Either way each token keeps its log-probability and its step's entropy, served as
+   ``candidate_scores`` with ``decoding.candidate_scores: true`` (confidence policies);
 3. :meth:`signals` shows the kept proposal (no computation); :meth:`write` takes a prefix of it.
    When a hypothesis has been written to its end without an end of sentence, the search runs again
    from the new prefix.
@@ -42,11 +44,25 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from simul.models.aed_search import StepDecoder, StepScores, beam_search, max_target_length
+from simul.config import check_positive_int, coerce_enum_fields, plain_values
+from simul.models.beam_search import (
+    StepDecoder,
+    StepScores,
+    beam_search,
+    max_target_length,
+    token_scores,
+)
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import coerce_enum_fields, plain_values
-from simul.streaming.signals import Capability, Requirements, Signals
-from simul.streaming.tokens import Token
+from simul.streaming.signals import (
+    CandidateScores,
+    CandidateScoresValue,
+    CrossAttention,
+    Hypothesis,
+    Requirements,
+    SignalRequest,
+    Signals,
+)
+from simul.streaming.tokens import Token, TokenTable
 
 __all__ = [
     "AttentionDecoderState",
@@ -83,13 +99,15 @@ class DecodingConfig:
     """Length limit: at most ceil(max_len_a * T) + max_len_b tokens on T encoder frames."""
     max_len_b: int = 10
     """See ``max_len_a``."""
+    candidate_scores: bool = False
+    """Also serve each candidate's log-probability and entropy (the ``candidate_scores`` signal of
+    confidence policies); the search computes them anyway, so this only declares them."""
 
     def __post_init__(self) -> None:
         coerce_enum_fields(self)
         if not isinstance(self.mode, DecodingMode):
             raise ValueError(f"`mode` must be a DecodingMode, but is {self.mode!r} instead.")
-        if isinstance(self.beam_size, bool) or not isinstance(self.beam_size, int) or self.beam_size < 1:
-            raise ValueError(f"`beam_size` must be an int >= 1, but is {self.beam_size!r} instead.")
+        check_positive_int("beam_size", self.beam_size)
         if self.mode is DecodingMode.STEP and self.beam_size != 1:
             raise ValueError(
                 f"`beam_size` must be 1 with `mode: step` (it proposes the greedy next token), "
@@ -107,23 +125,15 @@ class SpeechDecoderBackend(ABC, Generic[SourceStateT]):
 
     The source state is the backend's own value (fbank leftover, encoder caches or the fbank frames
     to re-encode, the frames encoded so far); the decoder is a
-    :class:`~simul.models.aed_search.StepDecoder` bound to the frames encoded so far.
+    :class:`~simul.models.beam_search.StepDecoder` bound to the frames encoded so far.
     """
 
-    @property
-    @abstractmethod
-    def sample_rate(self) -> int:
-        """The rate of the samples :meth:`read` takes, in Hz."""
-
-    @property
-    @abstractmethod
-    def num_decoder_layers(self) -> int:
-        """Decoder layers whose cross-attention a policy may ask for."""
-
-    @property
-    @abstractmethod
-    def cache_is_value(self) -> bool:
-        """Whether the step decoder's cache is never modified in place (step mode needs it)."""
+    sample_rate: int
+    """The rate of the samples :meth:`read` takes, in Hz (set in ``__init__``)."""
+    num_decoder_layers: int
+    """Decoder layers whose cross-attention a policy may ask for (set in ``__init__``)."""
+    cache_is_value: bool
+    """Whether the step decoder's cache is never modified in place (step mode needs it)."""
 
     @abstractmethod
     def initial_source_state(self) -> SourceStateT:
@@ -162,11 +172,14 @@ class Proposal:
     Attributes:
         tokens: the token ids, in order (step mode: one).
         attention: (C, L, H, T) each token's cross-attention, every layer.
+        scores: (C, 2) each token's log-probability and its step's entropy
+            (:func:`~simul.models.beam_search.token_scores`).
         cache: step mode: the decoder cache after the written prefix (before ``tokens``).
     """
 
     tokens: tuple[int, ...]
     attention: Tensor
+    scores: Tensor
     cache: Any = None
 
 
@@ -225,15 +238,10 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         self.eos_id = eos_id
         self.name = name
         self.stream = stream
+        self.sample_rate = backend.sample_rate
+        self.output_streams = (stream,)
         self._piece = piece
-        self._tokens: dict[int, Token] = {}
-
-    def _token(self, token_id: int) -> Token:
-        token = self._tokens.get(token_id)
-        if token is None:
-            token = Token(id=token_id, piece=self._piece(token_id), ends_sentence=token_id == self.eos_id)
-            self._tokens[token_id] = token
-        return token
+        self._token = TokenTable(piece, eos_id=eos_id)
 
     # -- proposals ---------------------------------------------------------------------------
 
@@ -258,7 +266,11 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
                     beam_size=self.decoding.beam_size, length_penalty=self.decoding.length_penalty,
                 )  # fmt: skip
                 assert hypothesis.cross_attention is not None  # step decoders give attention
-                return Proposal(tokens=hypothesis.tokens, attention=hypothesis.cross_attention)
+                return Proposal(
+                    tokens=hypothesis.tokens,
+                    attention=hypothesis.cross_attention,
+                    scores=hypothesis.token_scores,
+                )
             prefix = torch.tensor([list(written)], dtype=torch.long)
             scores, cache = decoder.start(prefix)
             return self._next_token(scores, cache, limit)
@@ -267,26 +279,22 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         """Step mode: the greedy next token (the end of sentence at the length limit)."""
         token = self.eos_id if limit <= 1 else int(scores.log_probs[0].argmax())
         assert scores.cross_attention is not None
-        return Proposal(tokens=(token,), attention=scores.cross_attention, cache=cache)
+        chosen = token_scores(scores.log_probs[:1], torch.tensor([token]))  # (1, 2)
+        return Proposal(
+            tokens=(token,), attention=scores.cross_attention, scores=chosen, cache=cache
+        )
 
     # -- the protocol ------------------------------------------------------------------------
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
+        served: set[type[SignalRequest]] = {CrossAttention}
         if self.decoding.mode is DecodingMode.HYPOTHESIS:
-            return frozenset({Capability.CROSS_ATTENTION, Capability.HYPOTHESIS})
-        return frozenset({Capability.CROSS_ATTENTION})
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.backend.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return (self.stream,)
+            served.add(Hypothesis)
+        if self.decoding.candidate_scores:
+            served.add(CandidateScores)
+        return frozenset(served)
 
     @override
     def new_state(self) -> AttentionDecoderState:
@@ -305,25 +313,27 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
 
     @override
     def check_requirements(self, requirements: Requirements) -> None:
-        layer = requirements.attention_layer
-        layers = self.backend.num_decoder_layers
-        if layer is not None and not -layers <= layer < layers:
-            raise ValueError(
-                f"`attention_layer` must be in [{-layers}, {layers}) for this model's {layers} "
-                f"decoder layers, but is {layer} instead."
-            )
+        attention = requirements.get(CrossAttention)
+        if attention is not None:
+            attention.check_layer(self.backend.num_decoder_layers)
 
     @override
     def signals(self, state: AttentionDecoderState, requirements: Requirements) -> Signals:
         proposal = state.proposal
         num_frames = self.backend.num_frames(state.source)
         if state.ended or proposal is None:
-            return Signals(candidates=(), num_frames=num_frames, cross_attention=torch.zeros(0, 1, num_frames))
+            return Signals(
+                candidates=(), num_frames=num_frames, cross_attention=torch.zeros(0, 1, num_frames),
+                candidate_scores=CandidateScoresValue(log_prob=torch.zeros(0), entropy=torch.zeros(0)),
+            )  # fmt: skip
         layer = 0 if requirements.attention_layer is None else requirements.attention_layer
         return Signals(
             candidates=tuple(self._token(t) for t in proposal.tokens),
             num_frames=num_frames,
             cross_attention=proposal.attention[:, layer],  # (C, H, T)
+            candidate_scores=CandidateScoresValue(
+                log_prob=proposal.scores[:, 0], entropy=proposal.scores[:, 1]
+            ),
         )
 
     @override
@@ -348,7 +358,12 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
             limit = self._limit(self.backend.num_frames(state.source), written)
             next_proposal = self._next_token(scores, cache, limit)
         elif len(ids) < len(proposal.tokens):
-            next_proposal = Proposal(tokens=proposal.tokens[len(ids) :], attention=proposal.attention[len(ids) :])
+            rest = len(ids)
+            next_proposal = Proposal(
+                tokens=proposal.tokens[rest:],
+                attention=proposal.attention[rest:],
+                scores=proposal.scores[rest:],
+            )
         else:  # the whole hypothesis is written but did not end: search on
             next_proposal = self._propose(state.source, written)
         return dataclasses.replace(state, written=written, proposal=next_proposal, ended=ended)

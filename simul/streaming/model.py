@@ -11,7 +11,10 @@ else about it; the model never imports a policy:
   for (:mod:`simul.streaming.signals`);
 - ``write(state, tokens)``: advance the decoder over tokens the policy wrote (a prefix of the
   candidates of that state);
-- ``capabilities``: which signals the model can compute.
+- ``capabilities``: which signal request types the model serves;
+
+and two attributes its ``__init__`` sets: ``sample_rate`` (of the samples ``read`` takes) and
+``output_streams``.
 
 States are values: ``read`` and ``write`` return a new state and leave their input usable, because
 the loop branches (it writes tentatively and, with whole-word emission, continues from an earlier
@@ -21,22 +24,14 @@ append-only and each state records how much of it is its own.
 
 Adding a model family: implement this class over the family's steps (see
 :class:`simul.streaming.toy.ToyModel`, which implements every capability and is the reference for
-the contract, and :class:`simul.streaming.transducer.TransducerStreamingModel`), then add a
-builder to :data:`simul.streaming.adapters.BUILTIN_ADAPTERS` (or the ``simul.model_adapters``
-entry-point group) so that ``simul eval --checkpoint`` finds it by the checkpoint's family.  For
-the families to come:
-
-- attention encoder-decoder: ``read`` runs :class:`simul.streaming.frontend.EncoderFrontEnd`
-  (incremental for a chunk-limited encoder, ``reencode=True`` for a full-context one); ``signals``
-  runs the decoder on the written prefix over ``state.frames`` and proposes the greedy (or best
-  beam) next token, or with ``HYPOTHESIS`` the whole continuation to EOS, each with the
-  cross-attention of ``requirements.attention_layer`` (``(C, H, T)``, T = frames so far);
-  ``write`` extends the decoder's incremental state; ``check_requirements`` checks the layer;
-- an external model (e.g. fairseq2's S2T Transformer): the same, with its own incremental state
-  (fairseq2's ``IncrementalStateBag`` is mutable: copy it, or recompute the prefix, because the
-  loop branches);
-- monotonic attention (MMA/EMMA): ``P_CHOOSE`` signals, each head stopping where p_choose first
-  reaches ``requirements.p_choose_threshold`` (policy ``monotonic``).
+the contract), then a :class:`simul.families.base.Family` whose ``streaming_model`` wraps the
+trained model in it, registered in :mod:`simul.families.registry` or through the
+``simul.families`` entry-point group, so that ``simul eval --checkpoint`` finds it by the
+checkpoint's family.  The built-in ones show the three usual shapes:
+:class:`~simul.families.transducer.streaming.TransducerStreamingModel` (the model emits by itself),
+:class:`~simul.streaming.attention_decoder.AttentionDecoderStreamingModel` over a backend (an
+attention decoder re-run on the prefix: the AED and fairseq2's S2T models) and
+:class:`~simul.families.monotonic.streaming.MonotonicStreamingModel` (p_choose signals).
 """
 
 from __future__ import annotations
@@ -47,7 +42,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import Requirements, SignalRequest, Signals
 from simul.streaming.tokens import Token
 
 __all__ = ["StreamingModel"]
@@ -60,19 +55,14 @@ class StreamingModel(ABC, Generic[StateT]):
 
     @property
     @abstractmethod
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         """The signals :meth:`signals` can compute."""
 
-    @property
-    @abstractmethod
-    def sample_rate(self) -> int:
-        """The rate :meth:`read` expects its samples at, in Hz."""
-
-    @property
-    @abstractmethod
-    def output_streams(self) -> tuple[str, ...]:
-        """The streams the model writes (``("st",)``, ``("asr", "st")``); pieces before any
-        stream tag belong to the first one."""
+    sample_rate: int
+    """The rate :meth:`read` expects its samples at, in Hz (set in ``__init__``)."""
+    output_streams: tuple[str, ...]
+    """The streams the model writes (``("st",)``, ``("asr", "st")``); pieces before any stream
+    tag belong to the first one (set in ``__init__``)."""
 
     @abstractmethod
     def new_state(self) -> StateT:

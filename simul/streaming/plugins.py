@@ -1,6 +1,6 @@
 """Look a name up among the built-in entries of a registry, then among other packages' entry points.
 
-Why entry points: a researcher's own package adds a policy (or a model adapter) without touching
+Why entry points: a researcher's own package adds a policy (or a model family) without touching
 this repository, by declaring it in its ``pyproject.toml``::
 
     [project.entry-points."simul.policies"]

@@ -33,19 +33,18 @@ Writing a policy (the built-in ones are examples: ``policies/waitk.py`` is the s
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from simul.config import check_positive_int, coerce_enum_fields, plain_values
 from simul.data.instance import samples_to_ms
 from simul.streaming.actions import Decision
 from simul.streaming.signals import Requirements, Signals
 from simul.streaming.tokens import Token, writable_prefix
 
-__all__ = ["DecisionView", "EndOfSource", "Policy", "coerce_enum_fields", "plain_values"]
+__all__ = ["DecisionView", "EndOfSource", "Policy"]
 
 
 class EndOfSource(enum.Enum):
@@ -96,43 +95,6 @@ class DecisionView:
         return writable_prefix(self.signals.candidates)
 
 
-def plain_values(value: Any) -> Any:
-    """Dataclasses as dicts, enums as their values, tuples as lists: JSON-ready (for provenance)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain_values(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return [plain_values(item) for item in value]
-    if isinstance(value, dict):
-        return {key: plain_values(item) for key, item in value.items()}
-    return value
-
-
-def coerce_enum_fields(config: Any) -> None:
-    """Turn string values of a frozen dataclass's enum-typed fields into their enum members.
-
-    So that ``WaitK(target_unit="word")`` works like ``WaitK(target_unit=TargetUnit.WORD)``; an
-    unknown value is a ``ValueError`` listing the allowed ones.
-    """
-    try:
-        hints = typing.get_type_hints(type(config))
-    except (NameError, TypeError):  # annotations that cannot be resolved: nothing to coerce
-        return
-    for f in dataclasses.fields(config):
-        kind = hints.get(f.name)
-        value = getattr(config, f.name)
-        if isinstance(kind, type) and issubclass(kind, enum.Enum) and isinstance(value, str):
-            try:
-                member = kind(value)
-            except ValueError:
-                allowed = [m.value for m in kind]
-                raise ValueError(
-                    f"`{f.name}` must be one of {allowed}, but is {value!r} instead."
-                ) from None
-            object.__setattr__(config, f.name, member)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Policy(ABC):
     """A read/write policy: hyperparameters (dataclass fields) and one decision rule.
@@ -152,14 +114,7 @@ class Policy(ABC):
 
     def __post_init__(self) -> None:
         coerce_enum_fields(self)
-        if (
-            isinstance(self.segment_ms, bool)
-            or not isinstance(self.segment_ms, int)
-            or self.segment_ms < 1
-        ):
-            raise ValueError(
-                f"`segment_ms` must be an int >= 1, but is {self.segment_ms!r} instead."
-            )
+        check_positive_int("segment_ms", self.segment_ms)
         if not isinstance(self.end_of_source, EndOfSource):
             raise ValueError(
                 f"`end_of_source` must be an EndOfSource, but is {self.end_of_source!r} instead."

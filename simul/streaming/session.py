@@ -42,6 +42,7 @@ from typing import Any, final
 import numpy as np
 import torch
 
+from simul.config import check_positive_int
 from simul.data.instance import samples_to_ms
 from simul.streaming.actions import Read, Write
 from simul.streaming.model import StreamingModel
@@ -160,8 +161,7 @@ class StreamingSession:
         clock: ElapsedClock = ElapsedClock.SIMULEVAL,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise ValueError(f"`max_tokens` must be an int >= 1, but is {max_tokens!r} instead.")
+        check_positive_int("max_tokens", max_tokens)
         if not isinstance(clock, ElapsedClock):
             raise ValueError(f"`clock` must be an ElapsedClock, but is {clock!r} instead.")
         self.model = model

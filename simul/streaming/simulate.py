@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from simul.config import check_positive_int
 from simul.data.features.audio import load_waveform
 from simul.data.instance import Instance
 from simul.streaming.model import StreamingModel
@@ -45,8 +46,7 @@ def segment_num_samples(segment_ms: int, sample_rate: int) -> int:
         >>> segment_num_samples(70, 48_000)  # one more than 70 * 48
         3361
     """
-    if isinstance(segment_ms, bool) or not isinstance(segment_ms, int) or segment_ms < 1:
-        raise ValueError(f"`segment_ms` must be an int >= 1, but is {segment_ms!r} instead.")
+    check_positive_int("segment_ms", segment_ms)
     if sample_rate <= 0:
         raise ValueError(f"`sample_rate` must be > 0, but is {sample_rate} instead.")
     return math.ceil(segment_ms / 1000 * sample_rate)

@@ -17,10 +17,13 @@ convention converts its pieces to these.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import final
 
-__all__ = ["WORD_BOUNDARY", "Token", "writable_prefix"]
+from simul.data.tokenizer import Tokenizer
+
+__all__ = ["WORD_BOUNDARY", "Token", "TokenTable", "check_tokenizer", "writable_prefix"]
 
 #: SentencePiece's word-boundary marker, "▁".
 WORD_BOUNDARY = "\u2581"
@@ -89,3 +92,55 @@ def writable_prefix(candidates: Sequence[Token]) -> tuple[Token, ...]:
         if token.ends_sentence:
             return tuple(candidates[:position])
     return tuple(candidates)
+
+
+@final
+class TokenTable:
+    """The :class:`Token` of each id a model emits, built once per id.
+
+    Every streaming model turns its output ids into tokens the same way: the piece from its
+    vocabulary, ``ends_sentence`` for its EOS, and, for a joint model, the stream a tag switches to.
+
+    Args:
+        piece: the text piece of an id (``Tokenizer.id_to_piece``).
+        eos_id: the end-of-sentence id, or ``None`` for a model that never writes one.
+        stream_of_id: the stream each tag id switches to (joint models).
+
+    Examples:
+        >>> table = TokenTable({5: "▁a", 2: "</s>"}.__getitem__, eos_id=2)
+        >>> table(2).ends_sentence, table(5) is table(5)
+        (True, True)
+    """
+
+    def __init__(
+        self,
+        piece: Callable[[int], str],
+        *,
+        eos_id: int | None,
+        stream_of_id: Mapping[int, str] | None = None,
+    ) -> None:
+        self._piece = piece
+        self._eos_id = eos_id
+        self._stream_of_id = dict(stream_of_id or {})
+        self._tokens: dict[int, Token] = {}
+
+    def __call__(self, token_id: int) -> Token:
+        token = self._tokens.get(token_id)
+        if token is None:
+            token = Token(
+                id=token_id,
+                piece=self._piece(token_id),
+                ends_sentence=token_id == self._eos_id,
+                stream=self._stream_of_id.get(token_id),
+            )
+            self._tokens[token_id] = token
+        return token
+
+
+def check_tokenizer(tokenizer: Tokenizer, *, eos_id: int, vocab_size: int) -> None:
+    """Raise a ``ValueError`` unless ``tokenizer`` has the model's EOS id and vocabulary size."""
+    if (tokenizer.eos_id, tokenizer.vocab_size) != (eos_id, vocab_size):
+        raise ValueError(
+            f"the tokenizer must match the model (EOS {eos_id}, {vocab_size} tokens), but has "
+            f"EOS {tokenizer.eos_id} and {tokenizer.vocab_size} tokens instead."
+        )

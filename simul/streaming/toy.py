@@ -1,4 +1,4 @@
-"""A deterministic toy model with every capability: the protocol's reference and the tests' oracle.
+"""A deterministic toy model with every signal: the protocol's reference and the tests' oracle.
 
 The toy "knows" its output: a script of pieces, each aligned to an encoder frame (``frame_ms``
 each).  What it shows a policy depends only on how much audio it has received (never on the
@@ -15,6 +15,10 @@ audio's content), so the delay every policy produces can be computed by hand:
   the end-of-sentence token peaks on the last frame.  Every layer is the same;
 - p_choose of head ``h``: 1 at step ``max(f_i + head_offsets[h])`` over the tokens ``i`` up to this
   one (monotonic), if that step has been received, else 0 everywhere; ``</s>`` has none;
+- candidate scores of a token aligned to frame ``f``: probability ``p = sigmoid(T - f - 1/2)``
+  (above 1/2 once its frame has been received, growing with the audio after it; a guess of the
+  future is below 1/2), entropy the binary entropy of ``p``: a model that grows surer as it hears
+  more, for confidence policies;
 - ``ToyMode.TRANSDUCER``: the candidates are the next tokens aligned to received frames, each
   emitted by its own frame; ``</s>`` is never emitted.
 
@@ -48,9 +52,16 @@ from typing import Any, final
 import torch
 from typing_extensions import override
 
+from simul.config import plain_values
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import plain_values
-from simul.streaming.signals import Capability, Requirements, Signals
+from simul.streaming.signals import (
+    CandidateScoresValue,
+    Capability,
+    CrossAttention,
+    Requirements,
+    SignalRequest,
+    Signals,
+)
 from simul.streaming.tokens import WORD_BOUNDARY, Token
 
 __all__ = ["ToyConfig", "ToyMode", "ToyModel", "ToyState"]
@@ -160,6 +171,8 @@ class ToyModel(StreamingModel[ToyState]):
 
     def __init__(self, config: ToyConfig | None = None) -> None:
         self.config = ToyConfig() if config is None else config
+        self.sample_rate = self.config.sample_rate
+        self.output_streams = self.config.streams
         self._frame_samples = self.config.sample_rate * self.config.frame_ms // 1000
         tags = {f"<{stream}>": stream for stream in self.config.streams}
         self._tags = tags
@@ -230,23 +243,13 @@ class ToyModel(StreamingModel[ToyState]):
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         if self.config.mode is ToyMode.TRANSDUCER:
             return frozenset({Capability.TRANSDUCER})
-        decoder = {Capability.CROSS_ATTENTION, Capability.P_CHOOSE}
+        decoder = {Capability.CROSS_ATTENTION, Capability.P_CHOOSE, Capability.CANDIDATE_SCORES}
         if self.config.mode is ToyMode.HYPOTHESIS:
             decoder.add(Capability.HYPOTHESIS)
         return frozenset(decoder)
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return self.config.streams
 
     @override
     def new_state(self) -> ToyState:
@@ -264,13 +267,9 @@ class ToyModel(StreamingModel[ToyState]):
 
     @override
     def check_requirements(self, requirements: Requirements) -> None:
-        layer = requirements.attention_layer
-        layers = self.config.num_layers
-        if layer is not None and not -layers <= layer < layers:
-            raise ValueError(
-                f"`attention_layer` must be in [{-layers}, {layers}) for the toy's {layers} "
-                f"decoder layers, but is {layer} instead."
-            )
+        attention = requirements.get(CrossAttention)
+        if attention is not None:
+            attention.check_layer(self.config.num_layers, "the toy's")
 
     @override
     def signals(self, state: ToyState, requirements: Requirements) -> Signals:
@@ -287,6 +286,16 @@ class ToyModel(StreamingModel[ToyState]):
             num_frames=num_frames,
             cross_attention=self._attention(aligned, offsets, num_frames),
             p_choose=self._p_choose(state, aligned, tokens, offsets, num_frames),
+            candidate_scores=self._scores(aligned, num_frames),
+        )
+
+    @staticmethod
+    def _scores(aligned: torch.Tensor, num_frames: int) -> CandidateScoresValue:
+        """Probability sigmoid(T - f - 1/2) per candidate, and its binary entropy (module doc)."""
+        probability = torch.sigmoid(num_frames - aligned.double() - 0.5)  # (C,)
+        entropy = torch.special.entr(probability) + torch.special.entr(1 - probability)
+        return CandidateScoresValue(
+            log_prob=probability.log().float(), entropy=entropy.float()
         )
 
     def _attention(

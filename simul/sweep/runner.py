@@ -1,7 +1,7 @@
 """Run a sweep: every grid point is one ``simul eval``, executed locally or on SLURM, resumably.
 
-A run is exactly the ``simul eval`` command recorded in its ``result.json`` (same parser, same
-code path: :func:`simul.cli.eval.run`), writing ``instances.log``, ``scores.tsv``,
+A run is one :func:`simul.evaluation.evaluate`, the code path of ``simul eval`` (the equivalent
+command is recorded in its ``result.json``), writing ``instances.log``, ``scores.tsv``,
 ``scores.json`` (with provenance) into ``OUTPUT/runs/RUN_ID/``.  When it has finished, the run
 writes ``result.json`` (its spec, its command, its corpus scores, its wall time) atomically and
 last: a run directory with a valid ``result.json`` is finished and is never run again; one without
@@ -18,8 +18,6 @@ The ``oracle`` run scores the oracle delays (:mod:`simul.data.oracle`) of the sa
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import logging
 import multiprocessing
@@ -37,7 +35,18 @@ import torch
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
+from simul.eval.report import format_scores
+from simul.eval.scoring import ScoringConfig
+from simul.evaluation import (
+    EvaluationRequest,
+    ModelRequest,
+    PolicyRequest,
+    TestSet,
+    evaluate,
+    read_test_set,
+)
 from simul.io import atomic_write_text
+from simul.streaming import ElapsedClock
 from simul.sweep.config import RunSpec, SweepConfig, expand
 
 __all__ = [
@@ -46,6 +55,7 @@ __all__ = [
     "RUNS_DIR",
     "SweepOutcome",
     "eval_arguments",
+    "evaluation_request",
     "execute_run",
     "finished_result",
     "oracle_identity",
@@ -133,25 +143,53 @@ def finished_result(run_dir: Path, spec: RunSpec | None = None) -> dict[str, Any
     return result
 
 
-def execute_run(spec: RunSpec, output_dir: str) -> dict[str, Any]:
-    """Run one grid point as ``simul eval`` and write its ``result.json`` (picklable: workers call it)."""
-    from simul.cli import eval as eval_cli  # the CLI module imports the policies and readers
+def evaluation_request(spec: RunSpec, run_dir: Path) -> tuple[EvaluationRequest, TestSet]:
+    """The evaluation of a run, as :func:`simul.evaluation.evaluate` takes it (what
+    :func:`eval_arguments` says on the command line)."""
+    data, model, scoring = spec.data, spec.model, spec.scoring
+    test_set = TestSet(
+        dir=Path(data["dir"]), format=data.get("format") or None, split=str(data["split"]),
+        src_lang=str(data["src_lang"]), tgt_lang=data.get("tgt_lang") or None,
+        max_instances=data.get("max_instances"),
+    )  # fmt: skip
+    request = EvaluationRequest(
+        model=ModelRequest(
+            checkpoint=None if model["toy"] else Path(model["checkpoint"]),
+            options=dict(model.get("options") or {}),
+            device=spec.device,
+        ),
+        policy=PolicyRequest(spec.policy, {**spec.parameters, "segment_ms": spec.segment_ms}),
+        output=run_dir,
+        target_lang=data.get("tgt_lang") or None,
+        clock=ElapsedClock(scoring["clock"]),
+        scoring=ScoringConfig(
+            latency_metrics=tuple(scoring["latency_metrics"]),
+            computation_aware=bool(scoring["computation_aware"]),
+        ),
+        resume=True,
+        progress=False,
+    )
+    return request, test_set
 
+
+def execute_run(spec: RunSpec, output_dir: str) -> dict[str, Any]:
+    """Run one grid point (:func:`simul.evaluation.evaluate`) and write its ``result.json``.
+
+    Picklable: the workers call it.  ``eval.log`` gets the scores table ``simul eval`` would print.
+    """
     torch.set_num_threads(spec.threads)
     run_dir = _run_dir(Path(output_dir), spec)
     run_dir.mkdir(parents=True, exist_ok=True)
-    argv = eval_arguments(spec, run_dir)
-    parser = argparse.ArgumentParser(prog="simul")
-    eval_cli.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", *argv])
+    command = "simul eval " + shlex.join(eval_arguments(spec, run_dir))
+    request, test_set = evaluation_request(spec, run_dir)
     start = time.perf_counter()
-    with open(run_dir / "eval.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        eval_cli.run(args)
-    scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
+    instances, data, origins = read_test_set(test_set)
+    outcome = evaluate(request, instances, data=data, extra={"command": command}, origins=origins)
+    atomic_write_text(run_dir / "eval.log", format_scores(outcome.scores) + "\n")
     result = {
         "spec": spec.to_dict(),
-        "command": "simul eval " + shlex.join(argv),
-        "scores": scores["corpus"],
+        "command": command,
+        "scores": json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))["corpus"],
         "wall_seconds": time.perf_counter() - start,
     }
     atomic_write_text(run_dir / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")

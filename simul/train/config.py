@@ -3,7 +3,7 @@
 The YAML is loaded into these dataclasses as an OmegaConf *structured* config, so a misspelt or
 unknown key is an error naming it, not a silently ignored setting.  ``model.config`` is the one
 free-form section: its keys are the fields of the chosen family's model config (for the
-transducer, :class:`simul.models.transducer.TransducerConfig`), checked when the family resolves
+transducer, :class:`simul.families.transducer.model.TransducerConfig`), checked when the family resolves
 it.  Overrides use OmegaConf's dotted syntax::
 
     simul train experiments/asr_tt_small.yaml optim.lr=5e-4 model.config.encoder.num_layers=4
@@ -42,7 +42,7 @@ class ModelSection:
     """Which model family and preset to train, and what to change in the preset."""
 
     family: str = "transducer"
-    """A name in ``simul.models.families.MODEL_FAMILIES``."""
+    """A family name (:func:`simul.families.registry.get_family`)."""
     preset: str = "small"
     """A preset of the family (the transducer's: ``tiny``, ``small``)."""
     config: dict[str, Any] = field(default_factory=dict)

@@ -27,7 +27,7 @@ from simul.data.features.pipeline import (
 from simul.data.instance import Instance
 from simul.data.readers.corpus_dir import detect_format, read_corpus_split
 from simul.data.tokenizer import Tokenizer
-from simul.models.family import ModelFamily
+from simul.families.base import Family
 from simul.serialize import (
     JointTarget,
     SerializedTextEncoder,
@@ -124,7 +124,7 @@ def load_training_data(section: DataSection, *, with_test: bool = True) -> Train
     )  # fmt: skip
 
 
-def _encoder(data: TrainingData, family: ModelFamily) -> Callable[[str], list[int]]:
+def _encoder(data: TrainingData, family: Family) -> Callable[[str], list[int]]:
     eos_id = data.tokenizer.eos_id
 
     def encode(text: str) -> list[int]:
@@ -149,7 +149,7 @@ class BatchPosition:
 def training_batches(
     data: TrainingData,
     section: DataSection,
-    family: ModelFamily,
+    family: Family,
     context: DistributedContext,
     *,
     seed: int,
@@ -209,7 +209,7 @@ def evaluation_batches(
     instances: Sequence[Instance],
     data: TrainingData,
     section: DataSection,
-    family: ModelFamily,
+    family: Family,
 ) -> Iterator[FeatureBatch]:
     """Every utterance of ``instances`` once, unshuffled, in batches of similar lengths."""
     longest = max(utterance_num_frames(instance, data.fbank_config) for instance in instances)

@@ -27,7 +27,7 @@ from simul.eval.quality import QUALITY_METRICS, TextNormalization, corpus_qualit
 from simul.eval.records import InstanceOutput, StreamOutput
 from simul.eval.report import write_scores
 from simul.eval.scoring import Scores, ScoringConfig, default_quality_metrics, score
-from simul.models.family import Decoded, ModelFamily
+from simul.families.base import Decoded, Family
 from simul.serialize import (
     ASR_STREAM,
     ST_STREAM,
@@ -108,7 +108,7 @@ def words_with_delays(
 
 
 def _decode(
-    family: ModelFamily,
+    family: Family,
     model: nn.Module,
     batches: Iterable[FeatureBatch],
     device: torch.device,
@@ -195,7 +195,7 @@ def metric_name(metric: str, target: TargetTransform) -> tuple[str, str]:
 
 
 def evaluate(
-    family: ModelFamily,
+    family: Family,
     model: nn.Module,
     instances: Sequence[Instance],
     batches: Iterable[FeatureBatch],

@@ -35,8 +35,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from simul.eval.quality import TextNormalization
-from simul.io import atomic_write_bytes, atomic_write_text, lock_directory
-from simul.models.checkpoint import (
+from simul.families.checkpoint import (
     Checkpoint,
     build_model,
     cmvn_to_dict,
@@ -46,7 +45,8 @@ from simul.models.checkpoint import (
     save_checkpoint,
     weights_sha256,
 )
-from simul.models.families import MODEL_FAMILIES
+from simul.families.registry import get_family
+from simul.io import atomic_write_bytes, atomic_write_text, lock_directory
 from simul.provenance import changed_settings, provenance
 from simul.train.config import TrainConfig, config_to_dict
 from simul.train.data import (
@@ -144,7 +144,7 @@ class _Trainer:
         self.output_dir = Path(trainer.output_dir)
         self.checkpoint_dir = self.output_dir / "checkpoints"
         self.data = load_training_data(config.data)
-        self.family = MODEL_FAMILIES.get(config.model.family)
+        self.family = get_family(config.model.family)
         tokenizer = self.data.tokenizer
         self.model_config = self.family.resolve_config(
             config.model.preset,
@@ -259,6 +259,7 @@ class _Trainer:
             epoch=self.position.epoch,
             metrics=dict(self.metrics),
             trainer_state=trainer_state,
+            target=self.config.data.target,
         )
 
     def _check_same_run(self, last: Path, checkpoint: Checkpoint) -> None:

@@ -1,8 +1,8 @@
 """The monotonic-attention speech translator: an AED whose cross-attention is monotonic, with MMA's latency loss.
 
-The model is simul's attention encoder-decoder (:mod:`simul.models.aed`: shared streaming encoder,
+The model is simul's attention encoder-decoder (:mod:`simul.families.aed.model`: shared streaming encoder,
 pre-norm Transformer decoder, label-smoothed cross-entropy, optional CTC), built with a
-:class:`~simul.models.monotonic_attention.MonotonicCrossAttention` in every decoder layer.  So it
+:class:`~simul.families.monotonic.attention.MonotonicCrossAttention` in every decoder layer.  So it
 learns *when* to write during training: MMA-hard, MMA infinite lookback or EMMA, by config.
 
 Training loss (Ma et al., ICLR 2020, "Monotonic Multihead Attention", §2.3)::
@@ -32,8 +32,8 @@ weights, so a resumed run continues it.
 
 Decoding (:meth:`MonotonicTranslator.empty_cache`): every head reads hard-monotonically and stops
 at its first pre-decision step with p_choose >= the threshold, so greedy/beam search of
-:mod:`simul.models.aed_search` runs the model offline (over ``model.aed``), and
-:mod:`simul.streaming.monotonic` runs it under the ``monotonic`` policy.
+:mod:`simul.models.beam_search` runs the model offline (over ``model.aed``), and
+:mod:`simul.families.monotonic.streaming` runs it under the ``monotonic`` policy.
 
 B: batch size; T: fbank frames; U: target tokens with EOS; L: decoder layers; H: heads.
 """
@@ -46,17 +46,17 @@ from typing import final
 import torch
 from torch import Tensor, nn
 
-from simul.models import aed
-from simul.models.aed import AedConfig, AttentionEncoderDecoder
-from simul.models.aed_decoder import DecoderCache
-from simul.models.encoder import Encoder
-from simul.models.monotonic_attention import (
+from simul.families.aed import model as aed
+from simul.families.aed.model import AedConfig, AttentionEncoderDecoder
+from simul.families.monotonic.attention import (
     DEFAULT_THRESHOLD,
     ExpectedAlignment,
     HardReading,
     MonotonicAttentionConfig,
     MonotonicCrossAttention,
 )
+from simul.models.aed_decoder import DecoderCache
+from simul.models.encoder import Encoder
 from simul.ops import differentiable_average_lagging, expected_delays
 
 __all__ = [

@@ -13,10 +13,10 @@ batch), the encoder's streaming path (``model.encoder.init_state`` / ``stream`` 
 frames concatenate to :meth:`encode`'s when the encoder is chunk-limited), :meth:`memory`
 (encoder frames as the decoder sees them), and :meth:`decode_step` (the next target positions
 from a :class:`~simul.models.aed_decoder.DecoderCache`, with every layer's cross-attention).
-:mod:`simul.models.aed_search` builds greedy/beam search with a forced prefix on those steps;
-:mod:`simul.streaming.aed` runs the model under read/write policies.
+:mod:`simul.models.beam_search` builds greedy/beam search with a forced prefix on those steps;
+:mod:`simul.families.aed.streaming` runs the model under read/write policies.
 
-Targets are ``tokens + [EOS]`` (:meth:`simul.models.aed_family.AedFamily.target_ids`); the
+Targets are ``tokens + [EOS]`` (:meth:`simul.families.aed.family.AedFamily.target_ids`); the
 decoder reads ``[BOS] + tokens`` and predicts them shifted by one.
 """
 
@@ -153,7 +153,7 @@ class AttentionEncoderDecoder(nn.Module):
         config: sizes; ``config.vocab_size`` must be set (> 0).  Kept as ``self.config``.
         cross_attention: builds layer ``index``'s cross-attention instead of soft attention
             (:class:`~simul.models.aed_decoder.TransformerDecoder`'s argument; the monotonic
-            decoder of :mod:`simul.models.monotonic` passes one) (Default: ``None``).
+            decoder of :mod:`simul.families.monotonic.model` passes one) (Default: ``None``).
 
     Examples:
         >>> model = AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=12)).eval()

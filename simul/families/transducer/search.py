@@ -45,10 +45,10 @@ import torch
 from torch import Tensor
 
 from simul.data.features.fbank import FbankConfig
+from simul.families.transducer.model import Transducer
 from simul.models.encoder import EncoderState
 from simul.models.predictor import PredictorState
 from simul.models.subsampling import SUBSAMPLING_FACTOR
-from simul.models.transducer import Transducer
 
 __all__ = ["Hypothesis", "SearchConfig", "SearchState", "SearchToken", "TransducerSearch"]
 

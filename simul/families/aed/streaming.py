@@ -1,6 +1,6 @@
 """simul's attention encoder-decoder in the loop: incremental or re-encoding encoder, attention decoder.
 
-The AED (:mod:`simul.models.aed`) is trained offline, but its encoder is simul's shared streaming
+The AED (:mod:`simul.families.aed.model`) is trained offline, but its encoder is simul's shared streaming
 encoder, so received audio becomes the frames the decoder attends to through the shared
 :class:`~simul.streaming.frontend.EncoderFrontEnd` in one of two modes
 (``--set model.encoder_mode=...``):
@@ -8,7 +8,7 @@ encoder, so received audio becomes the frames the decoder attends to through the
 - ``incremental`` (default for a chunk-limited encoder): ``Encoder.stream`` with its per-layer
   caches, ``flush`` on the last segment.  A chunk's frames appear once the whole chunk has arrived
   (``chunk_size_frames`` x 40 ms); the prefix is never re-encoded, and the decoder's projected
-  memory grows by the new frames only (:meth:`~simul.models.aed.AttentionEncoderDecoder.extend_memory`).
+  memory grows by the new frames only (:meth:`~simul.families.aed.model.AttentionEncoderDecoder.extend_memory`).
 - ``reencode`` (the only way for a full-context encoder, ``chunk_size_frames: null``): after every
   segment, ``Encoder.forward`` on *all* the fbank frames received so far (FBK's agents'
   ``update_model_encoder``), and the memory is projected again whenever the frames changed.
@@ -25,39 +25,32 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
-import torch
 from torch import Tensor
 from typing_extensions import override
 
+from simul.config import coerce_enum_fields
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig
 from simul.data.tokenizer import Tokenizer
-from simul.models.aed import AttentionEncoderDecoder
+from simul.families.aed.model import AttentionEncoderDecoder
+from simul.families.aed.search import AedStepDecoder
 from simul.models.aed_decoder import DecoderMemory
-from simul.models.aed_search import AedStepDecoder
-from simul.models.family import apply_overrides
 from simul.streaming.attention_decoder import (
     AttentionDecoderStreamingModel,
     DecodingConfig,
     SpeechDecoderBackend,
 )
 from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
-from simul.streaming.policy import coerce_enum_fields
-
-if TYPE_CHECKING:
-    from simul.models.checkpoint import Checkpoint
-    from simul.streaming.adapters import LoadedModel
+from simul.streaming.tokens import check_tokenizer
 
 __all__ = [
     "AedBackend",
     "AedEncoderState",
     "AedOptions",
     "EncoderMode",
-    "aed_adapter",
     "aed_streaming_model",
 ]
 
@@ -132,24 +125,12 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
         self.model = model
         self.fbank_config = fbank
         self.encoder_mode = encoder_mode
+        self.sample_rate = fbank.sample_rate
+        self.num_decoder_layers = model.num_decoder_layers
+        self.cache_is_value = True
         self.front = EncoderFrontEnd(
             model.encoder, fbank, cmvn, reencode=encoder_mode is EncoderMode.REENCODE
         )
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def num_decoder_layers(self) -> int:
-        return self.model.num_decoder_layers
-
-    @property
-    @override
-    def cache_is_value(self) -> bool:
-        return True
 
     @override
     def initial_source_state(self) -> AedEncoderState:
@@ -207,11 +188,7 @@ def aed_streaming_model(
     """
     options = AedOptions() if options is None else options
     config = model.config
-    if (tokenizer.eos_id, tokenizer.vocab_size) != (config.eos_id, config.vocab_size):
-        raise ValueError(
-            f"the tokenizer must match the model (EOS {config.eos_id}, {config.vocab_size} "
-            f"tokens), but has EOS {tokenizer.eos_id} and {tokenizer.vocab_size} tokens instead."
-        )
+    check_tokenizer(tokenizer, eos_id=config.eos_id, vocab_size=config.vocab_size)
     return AttentionDecoderStreamingModel(
         AedBackend(model, fbank, cmvn, options.encoder_mode),
         tokenizer.id_to_piece,
@@ -220,37 +197,3 @@ def aed_streaming_model(
         stream=stream,
         name="aed",
     )
-
-
-def aed_adapter(checkpoint: Checkpoint, options: Mapping[str, Any], device: torch.device) -> LoadedModel:
-    """The ``aed`` checkpoint family's adapter (registered in :mod:`simul.streaming.adapters`)."""
-    # Imported here: adapters.py imports this module to register the adapter.
-    from simul.models.checkpoint import build_model
-    from simul.streaming.adapters import LoadedModel, target_streams
-
-    settings = apply_overrides(AedOptions(), options, where="aed options (--set model.*)")
-    model = build_model(checkpoint, device=device)
-    if not isinstance(model, AttentionEncoderDecoder):
-        raise ValueError(
-            f"an aed checkpoint must build an AttentionEncoderDecoder, but built {type(model).__name__}."
-        )
-    data = checkpoint.train_config.get("data", {})
-    target = data.get("target", "st") if isinstance(data, Mapping) else "st"
-    streams, target_lang = target_streams(target)
-    if len(streams) != 1:
-        raise ValueError(
-            f"the aed adapter runs single-stream models (target asr or st:LANG), but this one has "
-            f"target {target!r} with streams {streams}."
-        )
-    streaming = aed_streaming_model(
-        model, checkpoint.tokenizer(), fbank=checkpoint.fbank(), cmvn=checkpoint.cmvn_stats(),
-        options=settings, stream=streams[0],
-    )  # fmt: skip
-    description = {
-        **streaming.describe(),
-        "family": checkpoint.family,
-        "target": target,
-        "step": checkpoint.step,
-        "checkpoint_metrics": dict(checkpoint.metrics),
-    }
-    return LoadedModel(model=streaming, target_lang=target_lang, description=description)

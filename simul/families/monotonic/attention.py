@@ -26,7 +26,7 @@ Two ways to run, chosen by the state the decoder passes (:class:`~simul.models.a
   preservation: a head stops at the last block at the latest, EMMA's "unbiased" estimate), placed
   on each block's last frame; the attention weights are alpha (hard) or
   ``expected_soft_attention(alpha, soft energies)`` (infinite lookback).  The state returned is the
-  :class:`ExpectedAlignment`, from which :mod:`simul.models.monotonic` computes the latency loss;
+  :class:`ExpectedAlignment`, from which :mod:`simul.families.monotonic.model` computes the latency loss;
 - hard reading (a :class:`HardReading` state, decoding): each head walks from where it stopped for
   the previous position to the first pooled step whose p_choose reaches ``threshold`` (0.5) and
   stops there; a head that finds none within the memory stops at its last step (the end of the

@@ -8,8 +8,9 @@ of every new token (the attention at the step that predicted it, fairseq's ``hyp
 which EDAtt/AlignAtt read.
 
 Why over a :class:`StepDecoder`: the same search runs simul's own attention encoder-decoder
-(:class:`AedStepDecoder`) and external models such as fairseq2's S2T Transformer
-(:mod:`simul.models.fairseq2_s2t`), each bound to its encoder output.
+(:class:`simul.families.aed.search.AedStepDecoder`, also under the monotonic translator) and
+external models such as fairseq2's S2T Transformer (:mod:`simul.families.fairseq2_s2t.model`),
+each bound to its encoder output.
 
 Beam search follows fairseq's ``SequenceGenerator``: K beams per utterance; at each step the top 2K
 extensions are ranked; an end of sentence among the top K ends a hypothesis (its score divided by
@@ -31,19 +32,16 @@ from typing import Generic, TypeVar, final
 
 import torch
 from torch import Tensor
-from typing_extensions import override
 
-from simul.models.aed import AttentionEncoderDecoder
-from simul.models.aed_decoder import DecoderCache, DecoderMemory, DecoderStep
+from simul.config import check_positive_int
 
 __all__ = [
-    "AedSearchCache",
-    "AedStepDecoder",
     "Hypothesis",
     "StepDecoder",
     "StepScores",
     "beam_search",
     "max_target_length",
+    "token_scores",
 ]
 
 CacheT = TypeVar("CacheT")
@@ -95,65 +93,6 @@ class StepDecoder(ABC, Generic[CacheT]):
 
 
 @final
-@dataclass(frozen=True)
-class AedSearchCache:
-    """The cache :class:`AedStepDecoder` hands the search: decoder cache and memory of N hypotheses.
-
-    Attributes:
-        decoder: self-attention keys/values of the positions so far.
-        memory: the encoder frames of each hypothesis's utterance (reordered with it).
-    """
-
-    decoder: DecoderCache
-    memory: DecoderMemory
-
-
-@final
-class AedStepDecoder(StepDecoder[AedSearchCache]):
-    """simul's :class:`~simul.models.aed.AttentionEncoderDecoder` decoder bound to a memory.
-
-    Args:
-        model: the model (eval mode).
-        memory: its :meth:`~simul.models.aed.AttentionEncoderDecoder.memory` of N utterances.
-        with_attention: return the cross-attention of every layer at every step.
-    """
-
-    def __init__(self, model: AttentionEncoderDecoder, memory: DecoderMemory, *, with_attention: bool) -> None:
-        self.model = model
-        self.memory = memory
-        self.with_attention = with_attention
-
-    @property
-    @override
-    def num_hypotheses(self) -> int:
-        return int(self.memory.keys[0].shape[0])
-
-    def _scores(self, step: DecoderStep) -> StepScores:
-        log_probs = torch.log_softmax(step.logits[:, -1].float(), dim=-1)  # (N, V)
-        attention = None
-        if self.with_attention:
-            attention = torch.stack([w[:, :, -1] for w in step.cross_attention], dim=1)  # (N, L, H, T)
-        return StepScores(log_probs=log_probs, cross_attention=attention)
-
-    @override
-    def start(self, prefix: Tensor) -> tuple[StepScores, AedSearchCache]:
-        prefix = prefix.to(self.memory.keys[0].device)
-        bos = prefix.new_full((prefix.shape[0], 1), self.model.config.bos_id)
-        tokens = torch.cat([bos, prefix], dim=1)  # (N, 1 + P)
-        step = self.model.decode_step(tokens, self.memory, self.model.empty_cache(tokens.shape[0]))
-        return self._scores(step), AedSearchCache(decoder=step.cache, memory=self.memory)
-
-    @override
-    def step(self, tokens: Tensor, cache: AedSearchCache) -> tuple[StepScores, AedSearchCache]:
-        step = self.model.decode_step(tokens[:, None], cache.memory, cache.decoder)
-        return self._scores(step), AedSearchCache(decoder=step.cache, memory=cache.memory)
-
-    @override
-    def reorder(self, cache: AedSearchCache, order: Tensor) -> AedSearchCache:
-        return AedSearchCache(decoder=cache.decoder.reorder(order), memory=cache.memory.reorder(order))
-
-
-@final
 @dataclass(frozen=True, eq=False)
 class Hypothesis:
     """The continuation a search found for one utterance.
@@ -163,11 +102,27 @@ class Hypothesis:
         score: their log-probability divided by ``len(tokens) ** length_penalty``.
         cross_attention: (len(tokens), L, H, T) the attention that predicted each token, or
             ``None`` without ``with_attention``.
+        token_scores: (len(tokens), 2) float32, for each token the log-probability the model
+            gave it and the entropy (nats) of the distribution it was chosen from, both before
+            the length limit forces EOS.
     """
 
     tokens: tuple[int, ...]
     score: float
     cross_attention: Tensor | None
+    token_scores: Tensor
+
+
+def token_scores(log_probs: Tensor, tokens: Tensor) -> Tensor:
+    """(N, 2): each row's log-probability of its ``tokens`` entry and its distribution's entropy.
+
+    Args:
+        log_probs: (N, V) log-probabilities.
+        tokens: (N,) the chosen token of each row.
+    """
+    chosen = log_probs.gather(1, tokens[:, None].long())[:, 0]  # (N,)
+    entropy = torch.special.entr(log_probs.exp()).sum(dim=1)  # (N,) -sum p log p, 0 log 0 = 0
+    return torch.stack([chosen, entropy], dim=1).float()
 
 
 def max_target_length(num_frames: int, *, max_len_a: float, max_len_b: int) -> int:
@@ -210,8 +165,7 @@ def beam_search(
         )
     if any(m < 1 for m in max_new_tokens):
         raise ValueError(f"`max_new_tokens` must be >= 1, but is {list(max_new_tokens)} instead.")
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"`beam_size` must be an int >= 1, but is {beam_size!r} instead.")
+    check_positive_int("beam_size", beam_size)
     beams = beam_size
     prefix_length = len(prefixes[0]) if prefixes else 0
     prefix = torch.tensor([list(p) for p in prefixes], dtype=torch.long).reshape(num_utterances, prefix_length)
@@ -227,11 +181,13 @@ def beam_search(
     beam_scores[:, 0] = 0.0
     sequences = torch.zeros(num_utterances * beams, 0, dtype=torch.long, device=device)
     history = None if attention is None else attention.new_zeros((num_utterances * beams, 0, *attention.shape[1:]))
+    score_history = torch.zeros(num_utterances * beams, 0, 2, device=device)  # (B * K, t, 2)
     ended: list[list[Hypothesis]] = [[] for _ in range(num_utterances)]
     done = [False] * num_utterances
     limits = torch.tensor(list(max_new_tokens), device=device).repeat_interleave(beams)  # (B * K,)
     for position in range(max(max_new_tokens)):
         at_limit = limits <= position + 1  # (B * K,) only EOS allowed now
+        model_log_probs = log_probs  # (B * K, V) what the model said, before the limit
         log_probs = torch.where(
             at_limit[:, None] & (torch.arange(vocab_size, device=device) != eos_id)[None, :],
             torch.full_like(log_probs, -math.inf),
@@ -254,12 +210,15 @@ def beam_search(
                     if token == eos_id:
                         if rank < beams and len(ended[utterance]) < beams:
                             tokens = (*sequences[row].tolist(), eos_id)
+                            eos = torch.tensor([eos_id], device=device)
+                            last = token_scores(model_log_probs[row : row + 1], eos)  # (1, 2)
                             ended[utterance].append(
                                 Hypothesis(
                                     tokens=tuple(tokens),
                                     score=value / len(tokens) ** length_penalty,
                                     cross_attention=None if history is None
                                     else torch.cat([history[row], attention[row : row + 1]], dim=0),
+                                    token_scores=torch.cat([score_history[row], last], dim=0),
                                 )
                             )
                     elif len(chosen) < beams:
@@ -277,6 +236,8 @@ def beam_search(
         tokens = torch.tensor(next_tokens, device=device)
         beam_scores = torch.tensor(next_scores, device=device).reshape(num_utterances, beams)
         sequences = torch.cat([sequences.index_select(0, order), tokens[:, None]], dim=1)
+        chosen = token_scores(model_log_probs.index_select(0, order), tokens)  # (B * K, 2)
+        score_history = torch.cat([score_history.index_select(0, order), chosen[:, None]], dim=1)
         if history is not None and attention is not None:
             history = torch.cat([history.index_select(0, order), attention.index_select(0, order)[:, None]], dim=1)
         cache = decoder.reorder(cache, order)

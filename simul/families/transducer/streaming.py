@@ -1,6 +1,6 @@
 """The Transformer-Transducer behind the streaming-model protocol (native emission, wait-k).
 
-The transducer decides by itself what to emit: its search (``simul.models.transducer_search``)
+The transducer decides by itself what to emit: its search (``simul.families.transducer.search``)
 runs on every encoder frame as soon as the encoder's chunk is complete, and emits tokens or blank.
 This adapter feeds it: each source segment goes through the streaming fbank (with the checkpoint's
 CMVN) and into :meth:`TransducerSearch.advance` (``finish`` on the last segment), so the encoder
@@ -25,15 +25,20 @@ from typing import Any, final
 import torch
 from typing_extensions import override
 
+from simul.config import plain_values
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
 from simul.data.tokenizer import Tokenizer
-from simul.models.transducer import Transducer
-from simul.models.transducer_search import SearchConfig, SearchState, SearchToken, TransducerSearch
+from simul.families.transducer.model import Transducer
+from simul.families.transducer.search import (
+    SearchConfig,
+    SearchState,
+    SearchToken,
+    TransducerSearch,
+)
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import plain_values
-from simul.streaming.signals import Capability, Requirements, Signals
-from simul.streaming.tokens import Token
+from simul.streaming.signals import Capability, Requirements, SignalRequest, Signals
+from simul.streaming.tokens import Token, TokenTable
 
 __all__ = ["TransducerStreamState", "TransducerStreamingModel"]
 
@@ -56,7 +61,7 @@ class TransducerStreamState:
 
 @final
 class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
-    """A :class:`~simul.models.transducer.Transducer` as a streaming model (see the module doc).
+    """A :class:`~simul.families.transducer.model.Transducer` as a streaming model (see the module doc).
 
     Args:
         transducer: the model, in eval mode, on its device.
@@ -88,7 +93,8 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
         self.tokenizer = tokenizer
         self.fbank_config = fbank
         self.search_config = search
-        self._streams = streams
+        self.sample_rate = fbank.sample_rate
+        self.output_streams = streams
         self._fbank = StreamingFbank(fbank, cmvn)
         self._search = TransducerSearch(transducer, search, fbank_config=fbank)
         self._stream_of_tag = dict(stream_of_tag or {})
@@ -97,34 +103,14 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
             raise ValueError(
                 f"`stream_of_tag` switches to {unknown}, which are not among `streams` {streams}."
             )
-        self._tokens: dict[int, Token] = {}
-
-    def _token(self, token_id: int) -> Token:
-        token = self._tokens.get(token_id)
-        if token is None:
-            token = Token(
-                id=token_id,
-                piece=self.tokenizer.id_to_piece(token_id),
-                ends_sentence=token_id == self.tokenizer.eos_id,
-                stream=self._stream_of_tag.get(token_id),
-            )
-            self._tokens[token_id] = token
-        return token
+        self._token = TokenTable(
+            tokenizer.id_to_piece, eos_id=tokenizer.eos_id, stream_of_id=self._stream_of_tag
+        )
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         return frozenset({Capability.TRANSDUCER})
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return self._streams
 
     @override
     def new_state(self) -> TransducerStreamState:
@@ -167,5 +153,5 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
             "model": "transducer",
             "config": plain_values(self.transducer.config),
             "search": plain_values(self.search_config),
-            "streams": list(self._streams),
+            "streams": list(self.output_streams),
         }

@@ -4,7 +4,7 @@ fairseq2's S2T encoders are full-context, so this backend *re-encodes* all the a
 after every segment that brought fbank frames (as FBK's agents do with fairseq models); its cost
 grows with the utterance (``benchmarks/bench_aed_reencode.py`` measures the same mode on simul's
 AED).  The decoder continues the written prefix from a fresh ``IncrementalStateBag`` on each new
-memory (:class:`~simul.models.fairseq2_s2t.Fairseq2StepDecoder`); the bag is updated in place, so
+memory (:class:`~simul.families.fairseq2_s2t.model.Fairseq2StepDecoder`); the bag is updated in place, so
 only ``decoding.mode: hypothesis`` is offered (the loop branches states, and one bag cannot be
 shared by two branches).  Everything else is
 :class:`~simul.streaming.attention_decoder.AttentionDecoderStreamingModel`'s.
@@ -40,8 +40,8 @@ from typing_extensions import override
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig, StreamingFbank, StreamingFbankState
 from simul.data.tokenizer import Tokenizer
-from simul.models.aed_search import max_target_length
-from simul.models.fairseq2_s2t import Fairseq2StepDecoder, encode, expose_cross_attention
+from simul.families.fairseq2_s2t.model import Fairseq2StepDecoder, encode, expose_cross_attention
+from simul.models.beam_search import max_target_length
 from simul.streaming.attention_decoder import (
     AttentionDecoderStreamingModel,
     DecodingConfig,
@@ -74,7 +74,7 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
     """A fairseq2 S2T ``TransformerModel``: re-encoding encoder, bag-driven decoder.
 
     Args:
-        model: from :func:`~simul.models.fairseq2_s2t.build_s2t_model` or ``load_s2t_model``;
+        model: from :func:`~simul.families.fairseq2_s2t.model.build_s2t_model` or ``load_s2t_model``;
             its cross-attention is exposed here (once per model).
         fbank: the features it was trained on.
         cmvn: their global normalisation, or ``None``.
@@ -96,23 +96,11 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
         self.fbank_config = fbank
         self.start_ids = tuple(start_ids)
         self.decoding = decoding
+        self.sample_rate = fbank.sample_rate
+        self.num_decoder_layers = self.recorder.num_layers
+        self.cache_is_value = False
         self._fbank = StreamingFbank(fbank, cmvn)
         self._device = next(model.parameters()).device
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def num_decoder_layers(self) -> int:
-        return self.recorder.num_layers
-
-    @property
-    @override
-    def cache_is_value(self) -> bool:
-        return False
 
     @override
     def initial_source_state(self) -> Fairseq2EncoderState:

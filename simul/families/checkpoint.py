@@ -4,10 +4,12 @@ The contract others rely on (streaming evaluation, agents, notebooks): one file 
 model and everything needed to feed it, with no flags and no other file.
 
 - ``family`` and ``model_config`` rebuild the model (:func:`build_model`, through
-  :data:`simul.models.families.MODEL_FAMILIES`);
+  :func:`simul.families.registry.get_family`);
 - ``tokenizer_model`` is the SentencePiece model's bytes (:meth:`Checkpoint.tokenizer`);
 - ``fbank_config`` and ``cmvn`` give the exact features (:meth:`Checkpoint.fbank`,
   :meth:`Checkpoint.cmvn_stats`);
+- ``target`` is the training target (``"asr"``, ``"st:de"``, ``"joint_alignment:de"``), which
+  gives the output streams;
 - ``train_config``, ``step``, ``epoch`` and ``metrics`` say where the weights come from;
 - ``trainer_state`` (optimiser, schedule, RNG, data position) lets training resume; evaluation
   ignores it.
@@ -41,8 +43,9 @@ from torch import Tensor, nn
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig
 from simul.data.tokenizer import Tokenizer
+from simul.families.base import ModelAssets
+from simul.families.registry import get_family
 from simul.io import atomic_write, atomic_write_bytes
-from simul.models.families import MODEL_FAMILIES
 
 __all__ = [
     "FORMAT_VERSION",
@@ -72,7 +75,8 @@ class Checkpoint:
     """Everything one checkpoint file holds (see the module doc).
 
     Attributes:
-        family: the model family's name in ``MODEL_FAMILIES`` (e.g. ``"transducer"``).
+        family: the model family's name (:func:`~simul.families.registry.get_family`), e.g.
+            ``"transducer"``.
         model_config: ``dataclasses.asdict`` of the model config; rebuilds the model.
         state_dict: the model's weights.
         tokenizer_model: bytes of the SentencePiece ``.model`` file.
@@ -83,6 +87,8 @@ class Checkpoint:
         epoch: the data epoch the next step reads from.
         metrics: validation metrics at this step (e.g. ``{"valid/WER": 12.3}``).
         trainer_state: what resuming needs (optimiser, schedule, RNG, data position), or ``None``.
+        target: the training target (``data.target``, e.g. ``"st:de"``); when not given, the
+            train config's ``data.target``, else ``None`` (the family's ``default_target``).
         format_version: the layout version.
     """
 
@@ -97,7 +103,14 @@ class Checkpoint:
     epoch: int
     metrics: dict[str, float] = field(default_factory=dict)
     trainer_state: dict[str, Any] | None = None
+    target: str | None = None
     format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.target is None:  # files and callers from before the field: the train config's
+            object.__setattr__(self, "target", _train_config_target(self.train_config))
+        if self.target is not None and not isinstance(self.target, str):
+            raise ValueError(f"`target` must be a str or None, but is {self.target!r} instead.")
 
     def tokenizer(self, directory: Path | None = None) -> Tokenizer:
         """The tokenizer, from the embedded model written to ``directory`` (default: a cache).
@@ -114,6 +127,10 @@ class Checkpoint:
     def fbank(self) -> FbankConfig:
         """The fbank settings the model was trained on."""
         return FbankConfig.from_dict(self.fbank_config)
+
+    def assets(self) -> ModelAssets:
+        """The tokenizer and features a model of this checkpoint reads and writes with."""
+        return ModelAssets(tokenizer=self.tokenizer(), fbank=self.fbank(), cmvn=self.cmvn_stats())
 
     def cmvn_stats(self) -> Cmvn | None:
         """The CMVN statistics the features were normalised with, or ``None``."""
@@ -140,11 +157,7 @@ def cmvn_to_dict(cmvn: Cmvn | None) -> dict[str, Any] | None:
 
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Write ``checkpoint`` to ``path`` atomically (temporary file, then ``os.replace``)."""
-    if checkpoint.family not in MODEL_FAMILIES:
-        raise ValueError(
-            f"`family` must be one of {list(MODEL_FAMILIES.names())}, "
-            f"but is {checkpoint.family!r} instead."
-        )
+    get_family(checkpoint.family)  # an unknown family is a ValueError listing the known ones
     payload = {
         "format": _FORMAT_NAME,
         "format_version": checkpoint.format_version,
@@ -159,6 +172,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "epoch": checkpoint.epoch,
         "metrics": dict(checkpoint.metrics),
         "trainer_state": checkpoint.trainer_state,
+        "target": checkpoint.target,
     }
     atomic_write(Path(path), lambda f: torch.save(payload, f))
 
@@ -221,11 +235,10 @@ def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> 
     missing = [name for name in _REQUIRED if name not in payload]
     if missing:
         raise ValueError(f"checkpoint {path} lacks the fields {missing}.")
-    if payload["family"] not in MODEL_FAMILIES:
-        raise ValueError(
-            f"checkpoint {path} has model family {payload['family']!r}, which this simul does "
-            f"not know (it knows {list(MODEL_FAMILIES.names())})."
-        )
+    try:
+        get_family(payload["family"])
+    except ValueError as error:
+        raise ValueError(f"checkpoint {path} has an unknown model family: {error}") from None
     return Checkpoint(
         family=payload["family"],
         model_config=dict(payload["model_config"]),
@@ -238,8 +251,16 @@ def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu") -> 
         epoch=int(payload["epoch"]),
         metrics=dict(payload["metrics"]),
         trainer_state=payload.get("trainer_state"),
+        target=payload.get("target"),
         format_version=version,
     )
+
+
+def _train_config_target(train_config: Mapping[str, Any]) -> str | None:
+    """``data.target`` of a train config (files written before checkpoints had ``target``)."""
+    data = train_config.get("data", {})
+    target = data.get("target") if isinstance(data, Mapping) else None
+    return target if isinstance(target, str) else None
 
 
 def weights_sha256(model: nn.Module) -> str:
@@ -254,7 +275,7 @@ def weights_sha256(model: nn.Module) -> str:
 
 def build_model(checkpoint: Checkpoint, *, device: str | torch.device | None = None) -> nn.Module:
     """The checkpoint's model, with its weights, in eval mode (on ``device``, default CPU)."""
-    family = MODEL_FAMILIES.get(checkpoint.family)
+    family = get_family(checkpoint.family)
     model = family.build(family.config_from_dict(checkpoint.model_config))
     model.load_state_dict(checkpoint.state_dict)
     if device is not None:

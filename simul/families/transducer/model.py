@@ -11,7 +11,7 @@ per-layer cache and never re-encodes the prefix; an auxiliary CTC head on the en
 The model exposes *steps* and knows nothing about decoding, like torchaudio's ``RNNT``:
 ``transcribe`` (whole padded batch), ``transcribe_streaming`` (the next fbank frames of streams,
 with the encoder state in and out), ``predict`` (tokens with the predictor state in and out) and
-``join``.  :mod:`simul.models.transducer_search` builds greedy and beam search on those steps;
+``join``.  :mod:`simul.families.transducer.search` builds greedy and beam search on those steps;
 ``forward`` is the training loss.
 """
 

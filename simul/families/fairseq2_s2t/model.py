@@ -11,7 +11,7 @@ What a researcher's fairseq2 (or fairseq1 S2T) model needs to run under simul's 
   ``NaiveSDPA`` and a weight hook (:class:`CrossAttentionRecorder`);
 - :class:`Fairseq2StepDecoder`: the decoder driven step by step from an ``IncrementalStateBag``
   (the forced prefix in one pass, then one token per step), as simul's
-  :func:`~simul.models.aed_search.beam_search` expects, with every layer's cross-attention.
+  :func:`~simul.models.beam_search.beam_search` expects, with every layer's cross-attention.
 
 The front-end bug: in fairseq2 0.8.1, ``Conv1dFbankSubsampler.forward`` raises "`seqs` must not
 be a packed batch" whenever ``seqs_layout.padded`` is true, i.e. for every batch of unequal
@@ -35,8 +35,8 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from simul._fairseq2 import import_fairseq2
-from simul.models.aed_search import StepDecoder, StepScores
-from simul.models.checkpoint import load_weights_only
+from simul.families.checkpoint import load_weights_only
+from simul.models.beam_search import StepDecoder, StepScores
 
 _nn = import_fairseq2("fairseq2.nn")
 _s2t_transformer = import_fairseq2("fairseq2.models.s2t_transformer")

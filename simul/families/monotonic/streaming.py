@@ -8,13 +8,13 @@ partial block joins when the source ends, as in offline decoding.
 
 At a decision point (:meth:`MonotonicStreamingModel.signals`) the decoder runs over the written
 prefix and one more position in one pass, every head reading hard-monotonically with the policy's
-threshold (``requirements.p_choose_threshold``): for each position it walks from where it stopped
+threshold (``requirements.p_choose.threshold``): for each position it walks from where it stopped
 for the previous one to the first pre-decision step whose p_choose reaches the threshold, or sits
 on the newest step when none does.  The candidate is the greedy next token of that last position,
 with
 
 - ``P_CHOOSE``: its p_choose over the received frames for every head of the layers from
-  ``requirements.p_choose_start_layer`` (layer-major), each pre-decision step's value on the
+  ``requirements.p_choose.start_layer`` (layer-major), each pre-decision step's value on the
   block's last frame, 0 elsewhere and before where the head stopped for the previous token;
 - ``CROSS_ATTENTION``: the requested layer's attention weights (hard: one-hot on the frame where
   the head stopped; infinite lookback: softmax up to there), so attention policies run too.
@@ -36,37 +36,31 @@ encoder frames (the offline search's limit); while the source runs a forced end 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 import torch
 from torch import Tensor
 from typing_extensions import override
 
+from simul.config import plain_values
 from simul.data.features.cmvn import Cmvn
 from simul.data.features.fbank import FbankConfig
+from simul.data.tokenizer import Tokenizer
+from simul.families.monotonic.attention import block_end_frames
+from simul.families.monotonic.model import MonotonicTranslator
 from simul.models.aed_decoder import DecoderMemory
-from simul.models.aed_search import max_target_length
-from simul.models.family import apply_overrides
-from simul.models.monotonic import MonotonicTranslator
-from simul.models.monotonic_attention import block_end_frames
+from simul.models.beam_search import max_target_length
 from simul.streaming.frontend import EncoderFrontEnd, FrontEndState
 from simul.streaming.model import StreamingModel
-from simul.streaming.policy import plain_values
-from simul.streaming.signals import Capability, Requirements, Signals
-from simul.streaming.tokens import Token
-
-if TYPE_CHECKING:
-    from simul.data.tokenizer import Tokenizer
-    from simul.models.checkpoint import Checkpoint
-    from simul.streaming.adapters import LoadedModel
+from simul.streaming.signals import Capability, CrossAttention, Requirements, SignalRequest, Signals
+from simul.streaming.tokens import Token, TokenTable, check_tokenizer
 
 __all__ = [
     "MonotonicOptions",
     "MonotonicStreamState",
     "MonotonicStreamingModel",
-    "monotonic_adapter",
 ]
 
 
@@ -107,7 +101,7 @@ class MonotonicStreamState:
 
 @final
 class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
-    """A :class:`~simul.models.monotonic.MonotonicTranslator` as a streaming model (module doc).
+    """A :class:`~simul.families.monotonic.model.MonotonicTranslator` as a streaming model (module doc).
 
     Args:
         model: the model, in eval mode, on its device; its encoder must be chunk-limited.
@@ -138,49 +132,25 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
                 "the monotonic streaming model needs a chunk-limited encoder (`chunk_size_frames` "
                 "set), but this one has full context: it emits no frame before the end of the audio."
             )
-        if (tokenizer.eos_id, tokenizer.vocab_size) != (aed_config.eos_id, aed_config.vocab_size):
-            raise ValueError(
-                f"the tokenizer must match the model (EOS {aed_config.eos_id}, "
-                f"{aed_config.vocab_size} tokens), but has EOS {tokenizer.eos_id} and "
-                f"{tokenizer.vocab_size} tokens instead."
-            )
+        check_tokenizer(tokenizer, eos_id=aed_config.eos_id, vocab_size=aed_config.vocab_size)
         self.model = model
         self.tokenizer = tokenizer
         self.fbank_config = fbank
         self.options = MonotonicOptions() if options is None else options
         self.stream = stream
+        self.sample_rate = fbank.sample_rate
+        self.output_streams = (stream,)
         self._front = EncoderFrontEnd(model.aed.encoder, fbank, cmvn)
         self._device = next(model.parameters()).device
         self._ratio = model.config.attention.pre_decision_ratio
-        self._tokens: dict[int, Token] = {}
-
-    def _token(self, token_id: int) -> Token:
-        token = self._tokens.get(token_id)
-        if token is None:
-            token = Token(
-                id=token_id,
-                piece=self.tokenizer.id_to_piece(token_id),
-                ends_sentence=token_id == self.model.config.aed.eos_id,
-            )
-            self._tokens[token_id] = token
-        return token
+        self._token = TokenTable(tokenizer.id_to_piece, eos_id=aed_config.eos_id)
 
     # -- the protocol ------------------------------------------------------------------------
 
     @property
     @override
-    def capabilities(self) -> frozenset[Capability]:
+    def capabilities(self) -> frozenset[type[SignalRequest]]:
         return frozenset({Capability.P_CHOOSE, Capability.CROSS_ATTENTION})
-
-    @property
-    @override
-    def sample_rate(self) -> int:
-        return self.fbank_config.sample_rate
-
-    @property
-    @override
-    def output_streams(self) -> tuple[str, ...]:
-        return (self.stream,)
 
     @override
     def new_state(self) -> MonotonicStreamState:
@@ -205,16 +175,13 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
     @override
     def check_requirements(self, requirements: Requirements) -> None:
         layers = self.model.num_decoder_layers
-        layer = requirements.attention_layer
-        if layer is not None and not -layers <= layer < layers:
-            raise ValueError(
-                f"`attention_layer` must be in [{-layers}, {layers}) for this model's {layers} "
-                f"decoder layers, but is {layer} instead."
-            )
-        if requirements.p_choose_start_layer >= layers:
+        attention = requirements.get(CrossAttention)
+        if attention is not None:
+            attention.check_layer(layers)
+        if requirements.p_choose.start_layer >= layers:
             raise ValueError(
                 f"`p_choose_start_layer` must be below this model's {layers} decoder layers, but "
-                f"is {requirements.p_choose_start_layer} instead."
+                f"is {requirements.p_choose.start_layer} instead."
             )
 
     @override
@@ -223,7 +190,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
         num_frames = 0 if memory is None else memory.num_frames
         if state.ended or memory is None:
             heads = self.model.num_heads * (
-                self.model.num_decoder_layers - requirements.p_choose_start_layer
+                self.model.num_decoder_layers - requirements.p_choose.start_layer
             )
             return Signals(
                 candidates=(),
@@ -233,7 +200,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             )
         model = self.model
         tokens = torch.tensor([[model.config.aed.bos_id, *state.written]], device=self._device)
-        cache = model.empty_cache(1, threshold=requirements.p_choose_threshold)
+        cache = model.empty_cache(1, threshold=requirements.p_choose.threshold)
         with torch.inference_mode():
             step = model.aed.decode_step(tokens, memory, cache)  # positions 0 .. len(written)
         limit = max_target_length(
@@ -247,7 +214,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             num_frames=num_frames,
             cross_attention=step.cross_attention[layer][:, :, -1].float().cpu(),  # (1, H, T)
             p_choose=self._p_choose_frames(
-                step.cache, num_frames, requirements.p_choose_start_layer
+                step.cache, num_frames, requirements.p_choose.start_layer
             ),
         )
 
@@ -288,41 +255,3 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             "options": plain_values(self.options),
             "fbank": self.fbank_config.to_dict(),
         }
-
-
-def monotonic_adapter(
-    checkpoint: Checkpoint, options: Mapping[str, Any], device: torch.device
-) -> LoadedModel:
-    """The ``monotonic`` checkpoint family's adapter (registered in :mod:`simul.streaming.adapters`)."""
-    # Imported here: adapters.py imports this module to register the adapter.
-    from simul.models.checkpoint import build_model
-    from simul.streaming.adapters import LoadedModel, target_streams
-
-    settings = apply_overrides(
-        MonotonicOptions(), options, where="monotonic options (--set model.*)"
-    )
-    model = build_model(checkpoint, device=device)
-    if not isinstance(model, MonotonicTranslator):
-        raise ValueError(
-            f"a monotonic checkpoint must build a MonotonicTranslator, but built {type(model).__name__}."
-        )
-    data = checkpoint.train_config.get("data", {})
-    target = data.get("target", "st") if isinstance(data, Mapping) else "st"
-    streams, target_lang = target_streams(target)
-    if len(streams) != 1:
-        raise ValueError(
-            f"the monotonic adapter runs single-stream models (target asr or st:LANG), but this "
-            f"one has target {target!r} with streams {streams}."
-        )
-    streaming = MonotonicStreamingModel(
-        model, checkpoint.tokenizer(), fbank=checkpoint.fbank(), cmvn=checkpoint.cmvn_stats(),
-        options=settings, stream=streams[0],
-    )  # fmt: skip
-    description = {
-        **streaming.describe(),
-        "family": checkpoint.family,
-        "target": target,
-        "step": checkpoint.step,
-        "checkpoint_metrics": dict(checkpoint.metrics),
-    }
-    return LoadedModel(model=streaming, target_lang=target_lang, description=description)
