@@ -23,7 +23,7 @@ import pytest
 import soundfile
 import torch
 
-from simul.cli import eval as eval_cli
+from simul import evaluation
 from simul.cli.main import main as simul_main
 from simul.data.features.cmvn import compute_cmvn
 from simul.data.features.fbank import FbankConfig
@@ -132,7 +132,7 @@ def test_two_evals_into_one_folder_refuse_the_second_and_keep_the_first(
 ) -> None:
     out = tmp_path / "out"
     started, release = threading.Event(), threading.Event()
-    real = eval_cli.simulate_corpus
+    real = evaluation.simulate_corpus
 
     def slow_first_run(*args, **kwargs):
         if not started.is_set():
@@ -140,7 +140,7 @@ def test_two_evals_into_one_folder_refuse_the_second_and_keep_the_first(
             assert release.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(eval_cli, "simulate_corpus", slow_first_run)
+    monkeypatch.setattr(evaluation, "simulate_corpus", slow_first_run)
     status: list[int] = []
     first = threading.Thread(target=lambda: status.append(simul_main(_eval_argv(corpus, out))))
     first.start()
