@@ -61,11 +61,14 @@ class TransducerFamily(ModelFamily):
     @override
     def loss(self, model: nn.Module, batch: FeatureBatch) -> LossOutput:
         out = model(batch.features, batch.feature_lengths, batch.targets, batch.target_lengths)
+        sums = {"rnnt": out.rnnt_sum, "ctc": out.ctc_sum}
+        if out.simple_sum is not None:
+            sums["simple"] = out.simple_sum
         return LossOutput(
             loss=out.loss,
             num_utterances=out.num_utterances,
             num_tokens=out.num_tokens,
-            sums={"rnnt": out.rnnt_sum, "ctc": out.ctc_sum},
+            sums=sums,
         )
 
     @override
