@@ -6,7 +6,9 @@ limited in context, a label-side predictor, and an additive joiner, trained with
 (Graves 2012).  Here the encoder is simul's shared chunk-wise encoder
 (:mod:`simul.models.encoder`; Transformer or Conformer blocks), so the model streams with a
 per-layer cache and never re-encodes the prefix; an auxiliary CTC head on the encoder
-(:mod:`simul.models.ctc`) makes training hybrid CTC/RNN-T when ``ctc_weight > 0``.
+(:mod:`simul.models.ctc`) makes training hybrid CTC/RNN-T when ``ctc_weight > 0``, and
+``pruned_loss`` trains with the pruned RNN-T loss (:mod:`simul.models.pruned_rnnt_loss`), whose
+joiner runs on S symbol positions per frame instead of the whole (T', U+1) lattice.
 
 The model exposes *steps* and knows nothing about decoding, like torchaudio's ``RNNT``:
 ``transcribe`` (whole padded batch), ``transcribe_streaming`` (the next fbank frames of streams,
