@@ -238,3 +238,14 @@ def test_a_frozen_encoder_stays_put_then_trains(corpus: TinyCorpus, tmp_path: Pa
     with pytest.raises(ValueError, match="freeze_encoder_steps"):
         load_train_config(None, ["data.corpus_dir=c", "data.spm_model=s",
                                  "trainer.output_dir=o", "optim.freeze_encoder_steps=-1"])  # fmt: skip
+
+
+def test_a_tiny_run_trains_with_the_pruned_rnnt_loss(corpus: TinyCorpus, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = train(tiny_run_config(corpus, out, "trainer.max_steps=3", "data.test_split=null",
+                                   "trainer.validate_every_steps=3",
+                                   "model.config.pruned_loss.prune_range=3"))  # fmt: skip
+    assert result.finished and result.step == 3 and math.isfinite(result.metrics["valid/loss"])
+    model = build_model(load_checkpoint(out / "checkpoints" / "last.pt"))
+    assert isinstance(model, Transducer) and model.config.pruned_loss is not None
+    assert model.config.pruned_loss.prune_range == 3 and model.simple_encoder_proj is not None

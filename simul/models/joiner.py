@@ -53,3 +53,23 @@ class Joiner(nn.Module):
         encoded = self.encoder_proj(encoder_frames)[:, :, None, :]  # (B, T, 1, Dj)
         predicted = self.predictor_proj(predictor_out)[:, None, :, :]  # (B, 1, U, Dj)
         return self.output(torch.tanh(encoded + predicted))  # (B, T, U, V)
+
+    def join_at(self, encoder_frames: Tensor, predictor_out: Tensor, positions: Tensor) -> Tensor:
+        """Logits of each frame with a few predictor positions of its own (the pruned RNN-T band).
+
+        Args:
+            encoder_frames: (B, T, De).
+            predictor_out: (B, U, Dp).
+            positions: (B, T, S) int64 indices into ``predictor_out``'s dim 1.
+
+        Returns:
+            (B, T, S, V): ``forward(encoder_frames, predictor_out)[b, t, positions[b, t, k]]``,
+            computed on the S positions only.
+        """
+        batch_size, num_frames, width = positions.shape
+        encoded = self.encoder_proj(encoder_frames)[:, :, None, :]  # (B, T, 1, Dj)
+        predicted = self.predictor_proj(predictor_out)  # (B, U, Dj)
+        index = positions.reshape(batch_size, num_frames * width, 1)
+        predicted = predicted.gather(1, index.expand(-1, -1, predicted.shape[-1]))  # (B, T*S, Dj)
+        predicted = predicted.reshape(batch_size, num_frames, width, -1)  # (B, T, S, Dj)
+        return self.output(torch.tanh(encoded + predicted))  # (B, T, S, V)

@@ -43,7 +43,10 @@ class TransducerFamily(Family[TransducerConfig, Transducer, SearchConfig]):
 
     @override
     def loss_sums(self, out: TransducerLoss) -> Mapping[str, Tensor]:
-        return {"rnnt": out.rnnt_sum, "ctc": out.ctc_sum}
+        sums = {"rnnt": out.rnnt_sum, "ctc": out.ctc_sum}
+        if out.simple_sum is not None:  # the pruned loss's simple (trivial-joiner) part
+            sums["simple"] = out.simple_sum
+        return sums
 
     @override
     def decode(self, model: nn.Module, batch: FeatureBatch, *, beam_size: int = 1) -> list[Decoded]:

@@ -6,7 +6,9 @@ limited in context, a label-side predictor, and an additive joiner, trained with
 (Graves 2012).  Here the encoder is simul's shared chunk-wise encoder
 (:mod:`simul.models.encoder`; Transformer or Conformer blocks), so the model streams with a
 per-layer cache and never re-encodes the prefix; an auxiliary CTC head on the encoder
-(:mod:`simul.models.ctc`) makes training hybrid CTC/RNN-T when ``ctc_weight > 0``.
+(:mod:`simul.models.ctc`) makes training hybrid CTC/RNN-T when ``ctc_weight > 0``, and
+``pruned_loss`` trains with the pruned RNN-T loss (:mod:`simul.models.pruned_rnnt_loss`), whose
+joiner runs on S symbol positions per frame instead of the whole (T', U+1) lattice.
 
 The model exposes *steps* and knows nothing about decoding, like torchaudio's ``RNNT``:
 ``transcribe`` (whole padded batch), ``transcribe_streaming`` (the next fbank frames of streams,
@@ -28,9 +30,50 @@ from simul.models.ctc import CtcHead, ctc_loss
 from simul.models.encoder import Encoder, EncoderConfig, EncoderState
 from simul.models.joiner import Joiner
 from simul.models.predictor import Predictor, PredictorConfig, PredictorState, build_predictor
+from simul.models.pruned_rnnt_loss import prune_ranges, pruned_rnnt_loss, simple_rnnt_loss
 from simul.models.rnnt_loss import rnnt_loss
 
-__all__ = ["Transducer", "TransducerConfig", "TransducerLoss", "small", "tiny"]
+__all__ = [
+    "PrunedLossConfig",
+    "Transducer",
+    "TransducerConfig",
+    "TransducerLoss",
+    "small",
+    "tiny",
+]
+
+
+@dataclass(kw_only=True)
+class PrunedLossConfig:
+    """The pruned RNN-T loss (Kuang et al. 2022; :mod:`simul.models.pruned_rnnt_loss`).
+
+    ``loss = simple_loss_scale * simple + pruned`` per utterance (icefall's recipe): the simple
+    (trivial-joiner) loss trains the two extra projections whose posterior picks the band, and
+    the pruned loss trains the real joiner on S symbol positions per frame only.  icefall also
+    warms up from the simple loss alone (its first 2000 steps); the model's loss does not know the
+    training step, so there is no warm-up here: the pruned loss is a valid RNN-T loss on any
+    band (an upper bound of the full one), only a looser one while the projections are untrained.
+    """
+
+    prune_range: int = 5
+    """S, symbol positions per encoder frame on which the joiner runs (icefall: 5); a batch with
+    an utterance of more than S - 1 tokens per frame gets a band just wide enough for it."""
+    simple_loss_scale: float = 0.5
+    """Weight of the simple loss (icefall: 0.5); > 0, or the band is chosen by untrained weights."""
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.prune_range, bool)
+            or not isinstance(self.prune_range, int)
+            or self.prune_range < 2
+        ):
+            raise ValueError(
+                f"`prune_range` must be an int >= 2, but is {self.prune_range!r} instead."
+            )
+        if not self.simple_loss_scale > 0.0:
+            raise ValueError(
+                f"`simple_loss_scale` must be > 0, but is {self.simple_loss_scale} instead."
+            )
 
 
 @dataclass(kw_only=True)
@@ -49,6 +92,9 @@ class TransducerConfig:
     """The blank class, also the predictor's start symbol (simul's tokenizer: the pad id, 1)."""
     ctc_weight: float = 0.3
     """Weight of the auxiliary CTC loss: ``loss = rnnt + ctc_weight * ctc``; 0 builds no CTC head."""
+    pruned_loss: PrunedLossConfig | None = None
+    """Train with the pruned RNN-T loss (adds two Linear(D, V) projections); None, the default
+    and what every checkpoint saved before this field reads as, trains on the full lattice."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.joiner_dim, int) or self.joiner_dim <= 0:
@@ -102,11 +148,15 @@ class TransducerLoss:
     """The training loss of a batch and its parts.
 
     Attributes:
-        loss: scalar to minimise: the batch mean of ``rnnt + ctc_weight * ctc`` per utterance.
-        rnnt_sum: scalar, detached: RNN-T costs summed over the batch.
+        loss: scalar to minimise: the batch mean of ``rnnt + ctc_weight * ctc`` per utterance
+            (plus ``simple_loss_scale * simple`` with the pruned loss).
+        rnnt_sum: scalar, detached: RNN-T costs summed over the batch (with the pruned loss, the
+            costs on the band, >= the full costs).
         ctc_sum: scalar, detached: CTC costs summed over the batch (0 without a CTC head).
         num_utterances: B.
         num_tokens: target tokens in the batch.
+        simple_sum: scalar, detached: simple-loss costs summed over the batch; None with the
+            full loss.
     """
 
     loss: Tensor
@@ -114,6 +164,7 @@ class TransducerLoss:
     ctc_sum: Tensor
     num_utterances: int
     num_tokens: int
+    simple_sum: Tensor | None = None
 
 
 @final
@@ -162,6 +213,13 @@ class Transducer(nn.Module):
             if config.ctc_weight > 0
             else None
         )
+        # The pruned loss's trivial joiner, built last so that the other weights initialise as
+        # without it.
+        self.simple_encoder_proj: nn.Linear | None = None
+        self.simple_predictor_proj: nn.Linear | None = None
+        if config.pruned_loss is not None:
+            self.simple_encoder_proj = nn.Linear(config.encoder.d_model, config.vocab_size)
+            self.simple_predictor_proj = nn.Linear(self.predictor.output_dim, config.vocab_size)
 
     def transcribe(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Encode a padded batch under the chunk mask: (B, T, F), (B,) -> (B, T', De), (B,)."""
@@ -242,26 +300,74 @@ class Transducer(nn.Module):
         predictor_out, _ = self.predict(
             torch.cat([start, targets], dim=1), self.init_predictor_state(targets.shape[0])
         )  # (B, U + 1, Dp)
-        logits = self.join(frames, predictor_out)  # (B, T', U + 1, V)
-        rnnt = rnnt_loss(
-            logits,
-            targets.int(),
-            frame_lengths.int(),
-            target_lengths.int(),
-            blank=self.blank_id,
-            reduction="none",
-        ).float()  # (B,)
-        per_utterance = rnnt
+        simple = None
+        if self.config.pruned_loss is None:
+            logits = self.join(frames, predictor_out)  # (B, T', U + 1, V)
+            rnnt = rnnt_loss(
+                logits,
+                targets.int(),
+                frame_lengths.int(),
+                target_lengths.int(),
+                blank=self.blank_id,
+                reduction="none",
+            ).float()  # (B,)
+            per_utterance = rnnt
+        else:
+            rnnt, simple = self._pruned_rnnt_loss(
+                frames, frame_lengths, predictor_out, targets, target_lengths
+            )
+            per_utterance = rnnt + self.config.pruned_loss.simple_loss_scale * simple
         ctc = torch.zeros_like(rnnt)
         if self.ctc_head is not None:
             ctc = ctc_loss(
                 self.ctc_head(frames), frame_lengths, targets, target_lengths, blank=self.blank_id
             )
-            per_utterance = rnnt + self.config.ctc_weight * ctc
+            per_utterance = per_utterance + self.config.ctc_weight * ctc
         return TransducerLoss(
             loss=per_utterance.mean(),
             rnnt_sum=rnnt.detach().sum(),
             ctc_sum=ctc.detach().sum(),
             num_utterances=targets.shape[0],
             num_tokens=int(target_lengths.sum()),
+            simple_sum=None if simple is None else simple.detach().sum(),
         )
+
+    def _pruned_rnnt_loss(
+        self,
+        frames: Tensor,
+        frame_lengths: Tensor,
+        predictor_out: Tensor,
+        targets: Tensor,
+        target_lengths: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        """Pruned and simple RNN-T costs, (B,) each: the joiner runs on (B, T', S, V) only.
+
+        Args:
+            frames: (B, T', De); frame_lengths: (B,); predictor_out: (B, U + 1, Dp);
+            targets: (B, U), padded with blank; target_lengths: (B,).
+        """
+        config = self.config.pruned_loss
+        if config is None or self.simple_encoder_proj is None or self.simple_predictor_proj is None:
+            raise RuntimeError("the pruned loss needs `pruned_loss` set when the model is built.")
+        simple = simple_rnnt_loss(
+            self.simple_encoder_proj(frames),  # (B, T', V)
+            self.simple_predictor_proj(predictor_out),  # (B, U + 1, V)
+            targets,
+            frame_lengths,
+            target_lengths,
+            blank=self.blank_id,
+        )
+        # A path climbs at most S - 1 tokens per frame inside a band: widen it for a batch
+        # holding an utterance with more tokens per frame (ceil(U_b / T'_b) + 1).
+        needed = int(((target_lengths + frame_lengths - 1) // frame_lengths).max()) + 1
+        ranges = prune_ranges(
+            simple.occupancy,
+            frame_lengths,
+            target_lengths,
+            prune_range=max(config.prune_range, needed),
+        )  # (B, T', S)
+        logits = self.joiner.join_at(frames, predictor_out, ranges)  # (B, T', S, V)
+        pruned = pruned_rnnt_loss(
+            logits, targets, ranges, frame_lengths, target_lengths, blank=self.blank_id
+        )
+        return pruned.float(), simple.costs.float()
