@@ -39,7 +39,7 @@ from simul.eval.records import InstanceOutput
 from simul.eval.report import write_scores
 from simul.eval.scoring import Scores, ScoringConfig, score
 from simul.families.base import LoadedModel
-from simul.families.loading import load_streaming_model, toy_model
+from simul.families.loading import builtin_model, load_streaming_model
 from simul.io import lock_directory
 from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock, Policy, simulate_corpus
 
@@ -126,25 +126,29 @@ def read_test_set(test_set: TestSet) -> tuple[list[Instance], dict[str, Any], li
 
 @dataclass(frozen=True, kw_only=True)
 class ModelRequest:
-    """Which model: a checkpoint of ``simul train`` (any registered family), or the toy model."""
+    """Which model: a checkpoint of ``simul train`` (any registered family), or a built-in one."""
 
     checkpoint: Path | None = None
-    """The checkpoint; ``None``: the toy model (:class:`~simul.streaming.toy.ToyModel`)."""
+    """The checkpoint; ``None``: the built-in model ``builtin``."""
     options: Mapping[str, Any] = field(default_factory=dict)
-    """The family's streaming options (``--set model.FIELD=VALUE``), or ``ToyConfig`` fields."""
+    """The family's streaming options (``--set model.FIELD=VALUE``), or the built-in model's
+    (``ToyConfig``, ``WhisperOptions`` fields)."""
+    builtin: str = "toy"
+    """Without a checkpoint: ``toy`` (:class:`~simul.streaming.toy.ToyModel`) or ``whisper``
+    (:class:`~simul.families.whisper.streaming.WhisperStreamingModel`, a local pretrained model)."""
     device: str = "cpu"
     """The torch device the model runs on."""
 
     @property
     def name(self) -> str:
-        """``toy``, or the checkpoint's file stem (for default output folders)."""
-        return "toy" if self.checkpoint is None else Path(self.checkpoint).stem
+        """The built-in model's name, or the checkpoint's file stem (for default output folders)."""
+        return self.builtin if self.checkpoint is None else Path(self.checkpoint).stem
 
 
 def load_model(request: ModelRequest) -> LoadedModel:
     """The streaming model of ``request``."""
     if request.checkpoint is None:
-        return toy_model(request.options)
+        return builtin_model(request.builtin, request.options)
     return load_streaming_model(
         Path(request.checkpoint), options=request.options, device=request.device
     )

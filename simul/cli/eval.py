@@ -28,7 +28,7 @@ from policies import policy_names
 from simul.config import parse_overrides
 from simul.data.readers import CORPUS_FORMATS
 from simul.eval.latency import LATENCY_METRICS
-from simul.eval.quality import QUALITY_METRICS
+from simul.eval.quality import QUALITY_METRICS, TextNormalization
 from simul.eval.report import format_scores
 from simul.eval.scoring import DEFAULT_LATENCY_METRICS, ScoringConfig
 from simul.evaluation import (
@@ -61,9 +61,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--checkpoint", type=Path, help="a checkpoint written by `simul train`")
     model.add_argument(
         "--model",
-        choices=("toy",),
-        help="a built-in model instead of a checkpoint: `toy` (deterministic, untrained; "
-        "its settings are ToyConfig fields: --set model.FIELD=VALUE)",
+        choices=("toy", "whisper"),
+        help="a model without a checkpoint: `toy` (deterministic, untrained; its settings are "
+        "ToyConfig fields: --set model.FIELD=VALUE) or `whisper` (a local faster-whisper folder, "
+        "default the bundled tiny.en of simul[whisper]; WhisperOptions fields, e.g. "
+        "--set model.path=DIR model.beam_size=5)",
     )
     parser.add_argument(
         "--policy",
@@ -143,6 +145,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="quality metrics for every stream (default: WER CER on asr, BLEU chrF elsewhere)",
     )
     parser.add_argument(
+        "--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER"
+    )
+    parser.add_argument(
+        "--remove-punctuation",
+        action="store_true",
+        help="remove punctuation (Unicode category P) before WER/CER (a cased, punctuated model "
+        "such as Whisper against lowercase transcripts needs both)",
+    )
+    parser.add_argument(
         "--primary-stream",
         default=None,
         help="the stream SimulEval sees in instances.log (default: the model's first)",
@@ -196,9 +207,10 @@ def run(args: argparse.Namespace) -> int:
             )
         policy_overrides["segment_ms"] = args.segment_ms
     model = ModelRequest(
-        checkpoint=None if args.model == "toy" else args.checkpoint,
+        checkpoint=args.checkpoint if args.model is None else None,
         options=overrides["model"],
         device=args.device,
+        builtin=args.model or "toy",
     )
     run = build_run(model, PolicyRequest(args.policy, policy_overrides))
     instances, data, origins = read_test_set(
@@ -222,6 +234,9 @@ def run(args: argparse.Namespace) -> int:
             latency_metrics=tuple(args.latency_metrics),
             quality_metrics=None if args.quality_metrics is None else tuple(args.quality_metrics),
             computation_aware=args.computation_aware,
+            normalization=TextNormalization(
+                lowercase=args.lowercase, remove_punctuation=args.remove_punctuation
+            ),
         ),
         resume=args.resume,
         progress=not args.no_progress,

@@ -5,8 +5,10 @@ asks the registry for it, parses the options (``simul eval --set model.beam_size
 family's options dataclass, rebuilds the model with its weights, derives the output streams from
 the checkpoint's training target, and lets the family wrap the model
 (:meth:`~simul.families.base.Family.streaming_model`).  The description it records is the same
-for every family.  The toy model (:mod:`simul.streaming.toy`) needs no checkpoint:
-:func:`toy_model`.
+for every family.  Two models need no checkpoint (:func:`builtin_model`): the toy model
+(:mod:`simul.streaming.toy`, :func:`toy_model`) and a pretrained Whisper loaded from a local
+faster-whisper folder (:mod:`simul.families.whisper.streaming`, imported only when asked for:
+faster-whisper is an optional extra).
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from simul.families.checkpoint import build_model, load_checkpoint
 from simul.families.registry import get_family
 from simul.streaming.toy import ToyConfig, ToyModel
 
-__all__ = ["load_streaming_model", "toy_model"]
+__all__ = ["BUILTIN_MODELS", "builtin_model", "load_streaming_model", "toy_model", "whisper_model"]
+
+#: The models ``simul eval --model NAME`` builds without a checkpoint.
+BUILTIN_MODELS = ("toy", "whisper")
 
 
 def load_streaming_model(
@@ -73,3 +78,27 @@ def toy_model(options: Mapping[str, Any] | None = None) -> LoadedModel:
     )
     model = ToyModel(config)
     return LoadedModel(model=model, target_lang=None, description=model.describe())
+
+
+def whisper_model(options: Mapping[str, Any] | None = None) -> LoadedModel:
+    """Whisper through faster-whisper with ``options`` as :class:`WhisperOptions` fields.
+
+    Raises:
+        ValueError: a bad option, faster-whisper missing, or no model folder.
+    """
+    from simul.families.whisper.streaming import WhisperOptions, WhisperStreamingModel
+
+    settings = apply_overrides(
+        WhisperOptions(), dict(options or {}), where="whisper model options (--set model.*)"
+    )
+    model = WhisperStreamingModel(settings)
+    return LoadedModel(model=model, target_lang=None, description=model.describe())
+
+
+def builtin_model(name: str, options: Mapping[str, Any] | None = None) -> LoadedModel:
+    """The checkpoint-less model ``name`` (one of :data:`BUILTIN_MODELS`) with ``options``."""
+    if name == "toy":
+        return toy_model(options)
+    if name == "whisper":
+        return whisper_model(options)
+    raise ValueError(f"`model` must be one of {list(BUILTIN_MODELS)}, but is {name!r} instead.")

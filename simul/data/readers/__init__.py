@@ -1,4 +1,4 @@
-"""Corpus readers: MuST-C, CoVoST 2, fairseq S2T manifests and SimulEval lists, one instance type.
+"""Corpus readers: MuST-C, CoVoST 2, fairseq S2T manifests, SimulEval lists and Sphinx test folders, one instance type.
 
 Every reader returns ``list[Instance]`` (``simul.data.instance``); its ``*_items`` twin also keeps
 where each instance came from (``path:line``), for validators.  Readers read audio headers only;
@@ -17,6 +17,7 @@ from simul.data.readers.covost import read_covost, read_covost_items
 from simul.data.readers.fairseq_s2t import read_fairseq_s2t, read_fairseq_s2t_items
 from simul.data.readers.mustc import read_mustc, read_mustc_items
 from simul.data.readers.simuleval_lists import read_simuleval_lists, read_simuleval_lists_items
+from simul.data.readers.sphinx import read_sphinx, read_sphinx_items
 
 __all__ = [
     "CORPUS_FORMATS",
@@ -34,4 +35,6 @@ __all__ = [
     "read_mustc_items",
     "read_simuleval_lists",
     "read_simuleval_lists_items",
+    "read_sphinx",
+    "read_sphinx_items",
 ]

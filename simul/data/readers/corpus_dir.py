@@ -11,6 +11,8 @@ mustc      ``DIR/S/txt/S.yaml``                                  ``DIR/S/txt/S.{
 covost     ``DIR/covost_v2.{src}_{tgt}.S.tsv``                   ``{tgt}`` in the file name
 s2t        ``DIR/S.tsv`` (e.g. ``tst-COMMON_st``)                the ``tgt_lang`` column
 simuleval  ``DIR/S.wav_list``                                    ``DIR/S.{lang}`` files
+sphinx     ``DIR/S.fileids`` + ``DIR/S.transcription``;          none (speech recognition)
+           ``DIR/fileids`` + ``DIR/transcription`` is ``test``
 =========  ====================================================  =============================
 """
 
@@ -26,10 +28,11 @@ from simul.data.readers.covost import read_covost_items
 from simul.data.readers.fairseq_s2t import read_fairseq_s2t_items
 from simul.data.readers.mustc import read_mustc_items
 from simul.data.readers.simuleval_lists import read_simuleval_lists_items
+from simul.data.readers.sphinx import read_sphinx_items, sphinx_splits
 
 __all__ = ["CORPUS_FORMATS", "CorpusFormat", "detect_format", "find_splits", "read_corpus_split"]
 
-CorpusFormat = Literal["mustc", "covost", "s2t", "simuleval"]
+CorpusFormat = Literal["mustc", "covost", "s2t", "simuleval", "sphinx"]
 #: The formats a corpus directory can have.
 CORPUS_FORMATS: tuple[str, ...] = get_args(CorpusFormat)
 
@@ -50,6 +53,8 @@ def find_splits(root: Path, corpus_format: CorpusFormat) -> list[str]:
         found = [p.stem for p in root.glob("*.tsv") if not _COVOST_NAME.match(p.name)]
     elif corpus_format == "simuleval":
         found = [p.stem for p in root.glob("*.wav_list")]
+    elif corpus_format == "sphinx":
+        found = sphinx_splits(root)
     else:
         raise ValueError(
             f"`corpus_format` must be one of {CORPUS_FORMATS}, but is {corpus_format!r} instead."
@@ -58,16 +63,17 @@ def find_splits(root: Path, corpus_format: CorpusFormat) -> list[str]:
 
 
 def detect_format(root: Path) -> CorpusFormat:
-    """Guess a directory's format from its layout (MuST-C, then SimulEval, CoVoST 2, S2T)."""
+    """Guess a directory's format from its layout (MuST-C, then SimulEval, CoVoST 2, S2T, Sphinx)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus directory {root} does not exist.")
-    for corpus_format in ("mustc", "simuleval", "covost", "s2t"):
+    for corpus_format in ("mustc", "simuleval", "covost", "s2t", "sphinx"):
         if find_splits(root, corpus_format):
             return corpus_format
     raise ValueError(
         f"{root} has no corpus in a known layout: expected SPLIT/txt/SPLIT.yaml (mustc), "
-        "SPLIT.wav_list (simuleval), covost_v2.SRC_TGT.SPLIT.tsv (covost) or SPLIT.tsv (s2t)."
+        "SPLIT.wav_list (simuleval), covost_v2.SRC_TGT.SPLIT.tsv (covost), SPLIT.tsv (s2t) or "
+        "fileids + transcription (sphinx)."
     )
 
 
@@ -164,6 +170,8 @@ def read_corpus_split(
             audio_root=audio_root,
             problems=problems,
         )
+    if corpus_format == "sphinx":
+        return read_sphinx_items(root, split, src_lang=src_lang, problems=problems)
     raise ValueError(
         f"`corpus_format` must be one of {CORPUS_FORMATS}, but is {corpus_format!r} instead."
     )
