@@ -44,9 +44,10 @@ def add_agent_args(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--checkpoint", type=Path, help="a checkpoint written by `simul train`")
     model.add_argument(
         "--model",
-        choices=("toy",),
-        help="a built-in model instead of a checkpoint: `toy` (deterministic, untrained; "
-        "its settings are ToyConfig fields: --set model.FIELD=VALUE)",
+        choices=("toy", "whisper"),
+        help="a model without a checkpoint: `toy` (deterministic, untrained; its settings are "
+        "ToyConfig fields: --set model.FIELD=VALUE) or `whisper` (a local faster-whisper folder; "
+        "WhisperOptions fields)",
     )
     group.add_argument(
         "--policy",
@@ -173,9 +174,10 @@ def build_setup(args: argparse.Namespace) -> AgentSetup:
     overrides = parse_overrides(args.overrides)
     device = torch.device(getattr(args, "device", "cpu") or "cpu")
     model = ModelRequest(
-        checkpoint=None if args.model == "toy" else args.checkpoint,
+        checkpoint=args.checkpoint if args.model is None else None,
         options=overrides["model"],
         device=str(device),
+        builtin=args.model or "toy",
     )
     run: Run = build_run(model, _policy_request(args, overrides["policy"]))
     loaded, policy = run.loaded, run.policy
