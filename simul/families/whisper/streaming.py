@@ -11,14 +11,15 @@ are that continuation, then ``<|endoftext|>`` (request ``hypothesis``): LocalAgr
 them across segments, wait-k writes from them, re-translation is LocalAgreement-1.
 
 What is not served, and why (measured with ctranslate2 4.8.5): cross-attention.  ``generate``
-returns ids, scores, logits and the no-speech probability, never attention weights; ``align`` runs
-the decoder over a *given* text and returns only the DTW path over the alignment heads'
-median-filtered attention (one ``(text_index, frame)`` pair per step, forced to end on the last
-frame), not the weights.  AlignAtt/EDAtt need each candidate's attention over the frames while
-the candidates are proposed; a DTW path that always ends on the last frame would make every
-candidate look attended to the newest audio.  Serving them needs the PyTorch Whisper with hooks
-on its cross-attention (SimulStreaming's way), on weights converted back from CTranslate2's
-``model.bin``; not done here.
+returns ``sequences``, ``sequences_ids``, ``scores``, ``logits`` and ``no_speech_prob``, never
+attention weights; ``align`` runs the decoder over a *given* text and returns only the DTW path
+over the alignment heads' median-filtered attention (``(text_index, frame)`` pairs) and each
+token's probability, not the weights.  That path is forced to end on the last frame: on the
+first 2 s of a LibriVox clip, the hypothesis "And Mr. John Dashwood had that" put "had", "that"
+and ``<|endoftext|>`` all on the last frame.  AlignAtt/EDAtt need each candidate's attention over
+the received frames; a path that piles every trailing token on the newest frame is another
+policy, not theirs.  Serving them needs the PyTorch Whisper with hooks on its cross-attention
+(SimulStreaming's way), on weights converted back from CTranslate2's ``model.bin``; not done here.
 
 Limits: one utterance is at most 30 s (Whisper's window; no buffer trimming as in
 whisper_streaming, whose trimming cuts the audio at committed sentence or segment ends once the
