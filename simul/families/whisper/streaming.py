@@ -8,7 +8,8 @@ encodes them and decodes greedily (or with a beam) from the prompt
 ``<|startoftranscript|> [<|en|> <|transcribe|>] <|notimestamps|>`` followed by the tokens
 already written: prefix-forced decoding, as FBK's agents force ``prefix_tokens``.  The candidates
 are that continuation, then ``<|endoftext|>`` (request ``hypothesis``): LocalAgreement compares
-them across segments, wait-k writes from them, re-translation is LocalAgreement-1.
+them across segments, wait-k writes from them (the loop never takes a written word back, so
+re-translation with revisions is not expressible; LocalAgreement-1 writes each hypothesis).
 
 What is not served, and why (measured with ctranslate2 4.8.5): cross-attention.  ``generate``
 returns ``sequences``, ``sequences_ids``, ``scores``, ``logits`` and ``no_speech_prob``, never
