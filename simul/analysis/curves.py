@@ -340,6 +340,9 @@ def plot_latency_quality(
             if axis in values:
                 plot.axvline(values[axis], color="gray", linestyle=":",
                              label=f"oracle {axis}, {segment_ms} ms segments")  # fmt: skip
+                # which dotted line is which, on the line itself
+                plot.text(values[axis], 0.99, f" {segment_ms} ms", transform=plot.get_xaxis_transform(),
+                          rotation=90, va="top", ha="right", fontsize=7, color="gray")  # fmt: skip
         kind = "computation-aware" if variant else "non computation-aware"
         plot.set_xlabel(f"{x_name} (ms)")
         plot.set_ylabel(quality)
