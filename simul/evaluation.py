@@ -33,6 +33,7 @@ import torch
 
 from policies import build_policy
 from simul.config import check_positive_int
+from simul.data.features.audio import corpus_conversions
 from simul.data.instance import Instance
 from simul.data.readers import detect_format, find_splits, read_corpus_split
 from simul.eval.records import InstanceOutput
@@ -290,6 +291,9 @@ def evaluate(
         "data": dict(data),
         "target_lang": target_lang,
     }
+    model_rate = run.loaded.model.sample_rate
+    for note, count in corpus_conversions(instances, model_rate).items():
+        logger.info("the audio of %d of %d instances is %s for the model", count, len(instances), note)
     # One run per output folder: the lock is held until the scores are written (a second run
     # into the folder is refused instead of deleting this one's live .partial).
     with lock_directory(request.output, "simul eval"):

@@ -167,3 +167,21 @@ def test_eval_streams_a_transducer_checkpoint(corpus: Path, tmp_path: Path) -> N
     inputs = json.loads((out / "scores.json").read_text())["provenance"]["inputs"]
     assert inputs["model"]["family"] == "transducer" and inputs["model"]["step"] == 3
     assert inputs["target_lang"] == "de"
+
+
+def test_eval_logs_that_it_mixes_down_and_resamples_a_44k_stereo_recording(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    stereo = (0.1 * np.random.default_rng(0).standard_normal((44_100, 2))).astype(np.float32)
+    soundfile.write(root / "talk.wav", stereo, 44_100, subtype="PCM_16")
+    soundfile.write(root / "mono.wav", stereo[:, 0], 16_000, subtype="PCM_16")
+    (root / "test.wav_list").write_text("talk.wav\nmono.wav\n")
+    (root / "test.de").write_text("w0-1 w1-1\nw0-1\n")
+    with caplog.at_level("INFO", logger="simul.evaluation"):
+        status = _run([str(root), "--model", "toy", "--policy", "waitk", "--output", str(tmp_path / "out"),
+                       "--no-progress"])  # fmt: skip
+    assert status == 0
+    assert "the audio of 1 of 2 instances is mixed down from 2 channels to mono and resampled from " \
+        "44100 Hz to 16000 Hz (soxr, HQ) for the model" in caplog.messages

@@ -112,13 +112,19 @@ def test_an_unmarked_block_is_refused_with_its_line() -> None:
     text = "# t\n\n<!-- runnable -->\n```bash\necho a\n```\n\ntext\n```bash\necho b\n```\n"
     with pytest.raises(ValueError, match=r"README.md:9: .* follows 'text'"):
         readme_blocks(text)
-    assert readme_blocks(text.replace("text\n```", "<!-- not run: slow -->\n```"))[1].reason == "slow"
+    assert (
+        readme_blocks(text.replace("text\n```", "<!-- not run: slow -->\n```"))[1].reason == "slow"
+    )
 
 
 @pytest.mark.slow
 def test_the_runnable_blocks_run_as_written_in_a_fresh_clone(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "simul")
-    blocks = [block for block in readme_blocks((clone / "README.md").read_text(encoding="utf-8")) if block.runnable]
+    blocks = [
+        block
+        for block in readme_blocks((clone / "README.md").read_text(encoding="utf-8"))
+        if block.runnable
+    ]
     env = {
         **os.environ,
         "SIMUL_TEST_CLONE": str(clone),
