@@ -37,7 +37,7 @@ from simul.data.features.audio import corpus_conversions
 from simul.data.instance import Instance
 from simul.data.readers import detect_format, find_splits, read_corpus_split
 from simul.eval.records import InstanceOutput
-from simul.eval.report import write_scores
+from simul.eval.report import write_scores, wrote_nothing
 from simul.eval.scoring import Scores, ScoringConfig, score
 from simul.families.base import LoadedModel
 from simul.families.loading import builtin_model, load_streaming_model
@@ -312,6 +312,12 @@ def evaluate(
             origins=origins,
         )
         scores = score(records, request.scoring)
+        for stream, row in scores.corpus.iterrows():
+            if wrote_nothing(row):
+                logger.warning(
+                    "stream %s: none of the %d instances wrote any output, so it has no latency "
+                    "(an untrained model, or a policy that never writes)", stream, len(records),
+                )  # fmt: skip
         inputs = {**inputs, **dict(extra or {})}
         written = write_scores(request.output, scores, **inputs)
     logger.info(

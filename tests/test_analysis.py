@@ -268,3 +268,19 @@ def test_plot_timeline_has_a_panel_per_stream_with_its_laal():
     assert labels == ["delay (source read)", "elapsed (computation-aware)", "ideal writer (LAAL's d*)", "end of source"]
     assert [t.get_text() for t in figure.axes[1].get_yticklabels()] == ["x", "y", "z"]
     assert figure.axes[1].get_lines()[0].get_xdata().tolist() == [400.0, 700.0, 1200.0]
+
+
+def test_an_empty_panel_says_no_data_and_why():
+    """A tiny run's curves were four blank panels that passed for a plot: each now says why."""
+    runs = pd.DataFrame({"label": ["wait-k", "wait-k"], "segment_ms": [320, 320], "stream": ["st", "st"],
+                         "BLEU": [0.0, 0.0], "LAAL": [float("nan")] * 2, "LAAL_CA": [float("nan")] * 2})  # fmt: skip
+    figure = plot_latency_quality(runs, quality="BLEU", latency_axes=["LAAL"])
+    assert [[t.get_text() for t in axis.texts] for axis in figure.axes] == [
+        ["no data: none of the 2 runs wrote any output\n(no LAAL to plot)"],
+        ["no data: none of the 2 runs wrote any output\n(no LAAL_CA to plot)"],
+    ]
+    nothing = plot_latency_quality(pd.DataFrame(), quality="BLEU", latency_axes=["LAAL"], computation_aware=False)
+    assert [t.get_text() for t in nothing.axes[0].texts] == ["no data: no finished run"]
+    drawn = plot_latency_quality(runs.assign(LAAL=[100.0, 200.0]), quality="BLEU", latency_axes=["LAAL"],
+                                 computation_aware=False)  # fmt: skip
+    assert len(drawn.axes[0].texts) == 0

@@ -175,3 +175,19 @@ def test_cli_has_a_version_and_explains_each_command(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         build_parser().parse_args(["data", "--help"])
     assert "oracle" in capsys.readouterr().out
+
+
+def test_a_stream_that_wrote_nothing_says_no_output_in_the_printed_table() -> None:
+    """A tiny model's run printed WER 100 and blank latency cells that read as "not scored"."""
+    silent = [
+        InstanceOutput(
+            index=index, source_type="speech", source_length=960.0,
+            streams={"st": StreamOutput(prediction="", delays=(), elapsed=(), reference="t0 t1")},
+        )
+        for index in range(2)
+    ]  # fmt: skip
+    lines = format_scores(score(silent, ScoringConfig(computation_aware=True))).splitlines()
+    header, row = lines[0].split(), lines[1].split()
+    assert header[:4] == ["stream", "num_instances", "BLEU", "chrF"] and row[:4] == ["st", "2", "0.000", "0.000"]
+    assert " ".join(row[4:]) == " ".join(["no output"] * (len(header) - 4))
+    assert "no output" not in format_scores(score(CORPUS, ScoringConfig()))

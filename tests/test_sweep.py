@@ -15,7 +15,7 @@ import soundfile
 from simul.cli import sweep as sweep_cli
 from simul.data.corpus_writer import write_instances
 from simul.data.instance import Instance, WordSpan
-from simul.sweep import expand, gather, load_sweep_config, run_sweep, write_outputs
+from simul.sweep import expand, gather, load_sweep_config, markdown_table, run_sweep, write_outputs
 from simul.sweep.config import DataSection, GridEntry, ModelSection, SweepConfig
 from simul.sweep.runner import RESULT_FILE, RUNS_DIR, eval_arguments, execute_run
 
@@ -300,3 +300,17 @@ def test_the_command_runs_gathers_and_can_use_submitits_local_executor(tmp_path,
     assert list(table["label"]) == ["wait-k", "oracle", "oracle @ 320 ms"]
     gather_only = parser.parse_args(["sweep", str(path), "data.max_instances=2", "--gather-only"])
     assert gather_only.run(gather_only) == 0
+
+
+def test_a_run_that_wrote_nothing_says_no_output_in_the_markdown_table():
+    table = pd.DataFrame([
+        {"label": "wait-k", "policy": "waitk", "stream": "asr", "WER": 100.0, "LAAL": float("nan"), "LAAL_CA": float("nan")},
+        {"label": "native", "policy": "transducer", "stream": "asr", "WER": 80.0, "LAAL": 700.0, "LAAL_CA": 750.0},
+        {"label": "oracle", "policy": "oracle", "stream": "asr", "WER": float("nan"), "LAAL": 200.0, "LAAL_CA": float("nan")},
+    ])  # fmt: skip
+    lines = markdown_table(table, ["label", "WER", "LAAL", "LAAL_CA"]).splitlines()
+    assert lines[2:] == [
+        "| wait-k | 100.00 | no output | no output |",
+        "| native | 80.00 | 700.00 | 750.00 |",
+        "| oracle | – | 200.00 | – |",
+    ]

@@ -277,6 +277,17 @@ def pareto_table(table: pd.DataFrame, latency_axes: Sequence[str] = ("LAAL", "LA
     return result
 
 
+def _no_data_note(points: pd.DataFrame, x_name: str, quality: str) -> str:
+    """What an empty panel says: no run at all, or runs without a latency (they wrote nothing)."""
+    if points.empty:
+        return "no data: no finished run"
+    if x_name not in points or quality not in points:
+        return f"no data: the runs have no {x_name if x_name not in points else quality} column"
+    if points[x_name].isna().all():
+        return f"no data: none of the {len(points)} runs wrote any output\n(no {x_name} to plot)"
+    return f"no data: no run has both {x_name} and {quality}"
+
+
 def plot_latency_quality(
     points: pd.DataFrame,
     *,
@@ -317,6 +328,7 @@ def plot_latency_quality(
     for index, (axis, variant) in enumerate(axes_names):
         plot = figure.add_subplot(rows, columns, index + 1)
         x_name = f"{axis}{variant}"
+        drawn = 0
         for key, group in points.groupby(groups, sort=False, dropna=False):
             label, segment_ms = (key[0], key[1]) if len(groups) == 2 else (key[0], None)
             if x_name not in group or quality not in group:
@@ -324,6 +336,7 @@ def plot_latency_quality(
             group = group.dropna(subset=[x_name, quality]).sort_values(x_name)
             if group.empty:
                 continue
+            drawn += len(group)
             name = label if segment_ms is None or pd.isna(segment_ms) else f"{label} ({int(segment_ms)} ms)"
             if len(group) == 1:
                 plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
@@ -340,12 +353,16 @@ def plot_latency_quality(
             if axis in values:
                 plot.axvline(values[axis], color="gray", linestyle=":",
                              label=f"oracle {axis}, {segment_ms} ms segments")  # fmt: skip
+        if drawn == 0:  # an empty panel must not pass for a plot whose points fell off its axes
+            plot.text(0.5, 0.5, _no_data_note(points, x_name, quality), transform=plot.transAxes,
+                      ha="center", va="center", fontsize=11, color="tab:red", wrap=True)  # fmt: skip
         kind = "computation-aware" if variant else "non computation-aware"
         plot.set_xlabel(f"{x_name} (ms)")
         plot.set_ylabel(quality)
         plot.set_title(f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}", fontsize=10)
         plot.grid(alpha=0.3)
-        plot.legend(fontsize=7)
+        if plot.get_legend_handles_labels()[0]:
+            plot.legend(fontsize=7)
     return figure
 
 

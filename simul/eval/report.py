@@ -12,16 +12,44 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from simul.eval.names import LATENCY_METRICS
 from simul.eval.scoring import Scores
 from simul.io import atomic_write_text
 from simul.provenance import provenance
 
-__all__ = ["format_scores", "scores_provenance", "write_scores"]
+__all__ = [
+    "NO_OUTPUT",
+    "format_scores",
+    "is_latency_column",
+    "scores_provenance",
+    "wrote_nothing",
+    "write_scores",
+]
+
+#: What a table shows in the latency cells of a row whose instances wrote nothing.
+NO_OUTPUT = "no output"
+
+
+def is_latency_column(name: str) -> bool:
+    """Whether ``name`` is a latency metric's column, plain or computation-aware (``AL_CA``)."""
+    return name.removesuffix("_CA") in LATENCY_METRICS
+
+
+def wrote_nothing(row: Mapping[str, Any]) -> bool:
+    """Whether a scores row has latency columns and every one is missing.
+
+    Latency is averaged over the instances that wrote something (as SimulEval does), so all its
+    columns are missing exactly when no instance wrote a word: an untrained model, or a policy
+    that never writes.  A table must say so, not show an empty cell that reads as "not scored".
+    """
+    values = [value for name, value in row.items() if is_latency_column(str(name))]
+    return bool(values) and all(value is None or value != value for value in values)
 
 
 def scores_provenance(scores: Scores, **inputs: Any) -> dict[str, Any]:
@@ -87,7 +115,24 @@ def write_scores(directory: Path, scores: Scores, **inputs: Any) -> list[Path]:
 
 
 def format_scores(scores: Scores, decimals: int = 3) -> str:
-    """The corpus table as aligned text, rounded like SimulEval's report (3 decimals)."""
+    """The corpus table as aligned text, rounded like SimulEval's report (3 decimals).
+
+    A stream whose instances wrote nothing shows ``no output`` in its latency columns.
+    """
     table = scores.corpus.reset_index()
     table["num_instances"] = table["num_instances"].astype(int)
-    return table.to_string(index=False, float_format=lambda x: f"{x:.{decimals}f}", na_rep="-")
+    empty = [position for position, row in table.iterrows() if wrote_nothing(row)]
+    if not empty:  # pandas' own layout (its numbers keep room for a sign), as SimulEval's report
+        return table.to_string(index=False, float_format=lambda x: f"{x:.{decimals}f}", na_rep="-")
+
+    def cell(value: Any) -> Any:
+        return f"{value:.{decimals}f}" if isinstance(value, float) and value == value else value
+
+    text = pd.DataFrame(
+        {name: [cell(value) for value in table[name].tolist()] for name in table.columns}, dtype=object
+    )
+    for position in empty:
+        for name in table.columns:
+            if is_latency_column(str(name)):
+                text.at[position, name] = NO_OUTPUT
+    return text.to_string(index=False, na_rep="-")
