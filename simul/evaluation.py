@@ -10,7 +10,7 @@ drifts (a provenance key missing here, a check skipped there).  The steps:
    the agent stops here, SimulEval drives the loop;
 3. :func:`evaluate`: :func:`~simul.streaming.simulate_corpus` (``instances.log``, resumable),
    :func:`~simul.eval.scoring.score`, and :func:`~simul.eval.report.write_scores`
-   (``scores.tsv``, ``instance_scores.tsv``, ``scores.json`` with provenance).
+   (``scores.tsv``, ``corpus_scores.tsv``, ``instance_scores.tsv``, ``scores.json`` with provenance).
 
 Example:
     >>> request = EvaluationRequest(

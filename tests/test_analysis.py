@@ -68,6 +68,15 @@ def test_read_scores_gives_the_table_and_its_provenance(tmp_path):
     assert provenance["inputs"]["policy"]["parameters"] == {"k": 2, "segment_ms": 320}
     same, _ = read_scores(run / "scores.tsv")
     pd.testing.assert_frame_equal(table, same)
+    full = pd.read_csv(run / "corpus_scores.tsv", sep="\t")  # full precision, not scores.tsv's 3 decimals
+    pd.testing.assert_frame_equal(table, full)
+
+
+def test_read_scores_reads_the_commented_scores_tsv_of_older_runs(tmp_path):
+    (tmp_path / "scores.tsv").write_text('# inputs: {"policy": {"name": "waitk"}}\nstream\tAL\nmain\t1.25\n')
+    table, provenance = read_scores(tmp_path)
+    assert table.to_dict(orient="list") == {"stream": ["main"], "AL": [1.25]}
+    assert provenance == {"inputs": {"policy": {"name": "waitk"}}}
 
 
 def test_read_scores_names_what_is_wrong(tmp_path):

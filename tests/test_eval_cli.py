@@ -64,7 +64,7 @@ def test_eval_with_the_toy_model_writes_log_scores_and_provenance(
         "w0-1 w1-1 w2-1 w3-1", "w0-1 w1-1 w2-1 w3-1 w4-1 w5-1 w6-1", "w0-1 w1-1",
     ]  # fmt: skip
     assert records[0].streams["st"].delays == (640.0, 960.0, 960.0, 1280.0)
-    corpus_scores = pd.read_csv(out / "scores.tsv", sep="\t", comment="#", index_col="stream")
+    corpus_scores = pd.read_csv(out / "scores.tsv", sep="\t", index_col="stream")
     assert corpus_scores.loc["st", "chrF"] == pytest.approx(100.0)
     assert {"AL", "AL_CA", "LAAL_CA", "StartOffset"} <= set(corpus_scores.columns)
     provenance = json.loads((out / "scores.json").read_text())["provenance"]

@@ -49,30 +49,54 @@ ORACLE_LABEL = "oracle"
 LOWER_IS_BETTER = frozenset({"WER", "CER", "TER"})
 
 _SCORES_FILE = "scores.tsv"
+_FULL_SCORES_FILE = "corpus_scores.tsv"
+_PROVENANCE_FILE = "scores.json"
 
 
 def read_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One run's corpus scores and provenance, from ``scores.tsv`` (``simul eval``/``score``/``data oracle``).
+    """One run's corpus scores and provenance (``simul eval``/``score``/``data oracle``'s files).
+
+    The full-precision ``corpus_scores.tsv`` and the provenance of ``scores.json``; a run written
+    before those existed has them in ``scores.tsv``, after ``# KEY: JSON`` header lines.
 
     Args:
         path: the run's output directory (``simul score``'s is ``LOG_DIR/simul-scores``), or
-            its ``scores.tsv``.
+            one of its score files.
 
     Returns:
-        The table, one row per stream (column ``stream``), and the provenance of the ``#``
-        header (``{"inputs": {...}, "scoring": {...}, ...}``).
+        The table, one row per stream (column ``stream``), and the provenance
+        (``{"inputs": {...}, "scoring": {...}, ...}``).
 
     Raises:
-        FileNotFoundError: no ``scores.tsv`` there.
+        FileNotFoundError: no score file there.
         ValueError: a file that is not simul's (SimulEval's own ``scores.tsv`` has no stream).
     """
     path = Path(path)
-    if path.is_dir():
-        path = path / _SCORES_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no {_SCORES_FILE} at {path}; give a `simul eval` or `simul score` output directory."
+    directory = path if path.is_dir() else path.parent
+    full = directory / _FULL_SCORES_FILE
+    if full.is_file():
+        table = pd.read_csv(full, sep="\t")
+        document = directory / _PROVENANCE_FILE
+        provenance = json.loads(document.read_text(encoding="utf-8"))["provenance"] if document.is_file() else {}
+        path = full
+    else:
+        path = directory / _SCORES_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no {_SCORES_FILE} at {path}; give a `simul eval` or `simul score` output directory."
+            )
+        table, provenance = _read_commented_scores(path)
+    if "stream" not in table.columns:
+        raise ValueError(
+            f"{path} must have a `stream` column (simul's scores), but has {list(table.columns)}; "
+            "for SimulEval's own scores.tsv, score its log with `simul score`."
         )
+    return table, provenance
+
+
+def _read_commented_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A ``scores.tsv`` as simul wrote it before ``corpus_scores.tsv``: ``# KEY: JSON`` lines, then
+    the full-precision table."""
     provenance: dict[str, Any] = {}
     with open(path, encoding="utf-8") as f:
         for line_number, line in enumerate(f, start=1):
@@ -87,13 +111,7 @@ def read_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                 raise ValueError(
                     f"{path}:{line_number}: a header line must be `# KEY: JSON`, but is {line.strip()!r}."
                 ) from None
-    table = pd.read_csv(path, sep="\t", comment="#")  # as simul.eval.report documents
-    if "stream" not in table.columns:
-        raise ValueError(
-            f"{path} must have a `stream` column (simul's scores), but has {list(table.columns)}; "
-            "for SimulEval's own scores.tsv, score its log with `simul score`."
-        )
-    return table, provenance
+    return pd.read_csv(path, sep="\t", comment="#"), provenance
 
 
 def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

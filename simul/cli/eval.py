@@ -7,7 +7,7 @@ Reads any corpus the readers know (MuST-C, CoVoST 2, fairseq S2T manifests, Simu
 ``--format``, ``--split``, ``--src-lang``, ``--tgt-lang``), runs every instance through the one
 simultaneous loop and scores it (:func:`simul.evaluation.evaluate`, with a progress bar and
 resumable partial results), and writes into ``--output``: ``instances.log`` + ``config.yaml`` (SimulEval's
-format, every output stream), ``scores.tsv``, ``instance_scores.tsv`` and ``scores.json``
+format, every output stream), ``scores.tsv``, ``corpus_scores.tsv``, ``instance_scores.tsv`` and ``scores.json``
 (:mod:`simul.eval.report`), whose provenance names the model, the policy and all its parameters,
 the segment size, the data and the software versions.
 

@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Score the instances.log of a SimulEval or simul run. Latency equals SimulEval 1.1.4's "
             "scorers (same definitions, same corpus mean); with --computation-aware the plain "
             "columns stay plain (SimulEval 1.1.4 makes them computation-aware too: its issue 44). "
-            "Writes scores.tsv, instance_scores.tsv and scores.json with provenance. "
+            "Writes scores.tsv (rounded, as SimulEval's), corpus_scores.tsv (full precision), instance_scores.tsv and scores.json (with the provenance). "
             "--scorer omnisteval gives OmniSTEval 0.1.10's columns instead (IWSLT 2026: YAAL, "
             "LongYAAL after SoftSegmenter with --segments-yaml and --references)."
         ),

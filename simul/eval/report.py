@@ -2,10 +2,13 @@
 
 Files (all written atomically, and only after every score was computed, so a failed run leaves
 nothing partial behind):
-- ``scores.tsv``: the corpus table, one row per stream, full precision, preceded by ``#`` comment
-  lines that give the provenance (read it back with ``pandas.read_csv(path, sep="\\t", comment="#")``);
-- ``instance_scores.tsv``: per (instance, stream) values, with the same comment header;
-- ``scores.json``: the corpus table, metric signatures, settings and provenance in one object.
+- ``scores.tsv``: the corpus table, one row per stream, rounded to 3 decimals as SimulEval's
+  ``scores.tsv`` is, and nothing else in the file, so ``pandas.read_csv(path, sep="\\t")`` reads it
+  as SimulEval users read SimulEval's (simul's has a ``stream`` column first: one row per stream);
+- ``corpus_scores.tsv``: the same table at full precision (``%.17g``);
+- ``instance_scores.tsv``: per (instance, stream) values, full precision;
+- ``scores.json``: the corpus table, metric signatures, settings and provenance in one object
+  (the provenance lives only here: comment lines in a TSV break the readers' habits).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from simul.io import atomic_write_text
 from simul.provenance import provenance
 
 __all__ = [
+    "DISPLAY_DECIMALS",
     "NO_OUTPUT",
     "format_scores",
     "is_latency_column",
@@ -57,14 +61,16 @@ def scores_provenance(scores: Scores, **inputs: Any) -> dict[str, Any]:
     return provenance(scoring=scores.config.as_dict(), signatures=scores.signatures, inputs=inputs)
 
 
-def _tsv(frame: pd.DataFrame, header: dict[str, Any], index: bool) -> str:
-    lines = [f"# {key}: {json.dumps(value, sort_keys=True)}" for key, value in header.items()]
-    return "\n".join(lines) + "\n" + _table_text(frame.reset_index() if index else frame)
+#: Decimals of ``scores.tsv``, SimulEval's (``round(value, 3)``).
+DISPLAY_DECIMALS = 3
 
 
-def _cells(values: pd.Series) -> list[str]:
-    """One column as ``to_csv(sep="\\t", float_format="%.17g")`` writes it (NaN: empty)."""
+def _cells(values: pd.Series, decimals: int | None = None) -> list[str]:
+    """One column as ``to_csv(sep="\\t", float_format="%.17g")`` writes it (NaN: empty); with
+    ``decimals``, each float as ``round(value, decimals)`` prints (SimulEval's ``54.809``)."""
     if values.dtype.kind == "f":
+        if decimals is not None:
+            return ["" if value != value else repr(round(value, decimals)) for value in values.tolist()]
         return ["" if value != value else f"{value:.17g}" for value in values.tolist()]
     if values.dtype.kind in "iub":
         return list(map(str, values.tolist()))
@@ -77,14 +83,14 @@ def _cells(values: pd.Series) -> list[str]:
     return cells
 
 
-def _table_text(frame: pd.DataFrame) -> str:
+def _table_text(frame: pd.DataFrame, decimals: int | None = None) -> str:
     """``frame.to_csv(sep="\\t", index=False, float_format="%.17g")``'s text, 10x faster.
 
     Why our own: pandas formats the 20,000-row per-instance table cell by cell through its
     generic formatters (0.3 s, a fifth of ``simul score``); ``tests/test_report_tsv.py`` checks
-    that the text is the same.
+    that the text is the same.  ``decimals`` rounds the floats instead (see :func:`_cells`).
     """
-    columns = [_cells(frame[name]) for name in frame.columns]
+    columns = [_cells(frame[name], decimals) for name in frame.columns]
     header = "\t".join(_cells(pd.Series(list(map(str, frame.columns)), dtype=object)))
     return "".join(line + "\n" for line in (header, *map("\t".join, zip(*columns, strict=True))))
 
@@ -96,7 +102,8 @@ def _json_number(value: Any) -> Any:
 
 
 def write_scores(directory: Path, scores: Scores, **inputs: Any) -> list[Path]:
-    """Write ``scores.tsv``, ``instance_scores.tsv`` and ``scores.json`` into ``directory``."""
+    """Write ``scores.tsv``, ``corpus_scores.tsv``, ``instance_scores.tsv`` and ``scores.json``
+    into ``directory`` (see the module doc)."""
     directory = Path(directory)
     header = scores_provenance(scores, **inputs)
     corpus = {
@@ -104,8 +111,9 @@ def write_scores(directory: Path, scores: Scores, **inputs: Any) -> list[Path]:
         for stream, row in scores.corpus.to_dict(orient="index").items()
     }
     documents = {
-        directory / "scores.tsv": _tsv(scores.corpus, header, index=True),
-        directory / "instance_scores.tsv": _tsv(scores.instances, header, index=False),
+        directory / "scores.tsv": _table_text(scores.corpus.reset_index(), DISPLAY_DECIMALS),
+        directory / "corpus_scores.tsv": _table_text(scores.corpus.reset_index()),
+        directory / "instance_scores.tsv": _table_text(scores.instances),
         directory / "scores.json": json.dumps({"corpus": corpus, "provenance": header}, indent=2)
         + "\n",
     }
