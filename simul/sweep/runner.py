@@ -46,6 +46,7 @@ from simul.evaluation import (
     read_test_set,
 )
 from simul.io import atomic_write_text
+from simul.logs import progress_bar_disabled
 from simul.streaming import ElapsedClock
 from simul.sweep.config import RunSpec, SweepConfig, expand
 
@@ -272,7 +273,7 @@ def _exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
 def _run_local(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) -> dict[str, str]:
     failures: dict[str, str] = {}
     output = str(config.output_dir)
-    progress = tqdm(total=len(specs), desc="sweep", unit="run")
+    progress = tqdm(total=len(specs), desc="sweep", unit="run", disable=progress_bar_disabled(True))
     if config.workers == 0:
         for spec in specs:
             try:
@@ -318,7 +319,7 @@ def _run_submitit(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) 
     executor.update_parameters(**parameters)
     jobs = executor.map_array(run, list(specs), [str(config.output_dir)] * len(specs))
     failures: dict[str, str] = {}
-    for spec, job in tqdm(list(zip(specs, jobs, strict=True)), desc="sweep", unit="run"):
+    for spec, job in tqdm(list(zip(specs, jobs, strict=True)), desc="sweep", unit="run", disable=progress_bar_disabled(True)):
         try:
             job.result()
         except Exception as error:  # submitit re-raises the job's error, or a scheduler failure
