@@ -86,9 +86,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--segment-ms",
+        "--source-segment-size",
         type=int,
         default=None,
-        help="source segment size in ms (same as --set policy.segment_ms=N; default: the policy's, 320)",
+        dest="segment_ms",
+        help="source segment size in ms (same as --set policy.segment_ms=N; SimulEval's "
+        "--source-segment-size; default: the policy's, 320)",
     )
     parser.add_argument(
         "--format", choices=CORPUS_FORMATS, default=None, help="corpus layout (default: detected)"
