@@ -295,6 +295,15 @@ def pareto_table(table: pd.DataFrame, latency_axes: Sequence[str] = ("LAAL", "LA
     return result
 
 
+def _instances_note(points: pd.DataFrame) -> str:
+    """`` (50 instances)`` for the title: a reader must know how many utterances a point averages."""
+    if "num_instances" not in points or points["num_instances"].dropna().empty:
+        return ""
+    counts = sorted({int(n) for n in points["num_instances"].dropna()})
+    shown = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f" ({shown} instances)"
+
+
 def _no_data_note(points: pd.DataFrame, x_name: str, quality: str) -> str:
     """What an empty panel says: no run at all, or runs without a latency (they wrote nothing)."""
     if points.empty:
@@ -346,7 +355,7 @@ def plot_latency_quality(
     for index, (axis, variant) in enumerate(axes_names):
         plot = figure.add_subplot(rows, columns, index + 1)
         x_name = f"{axis}{variant}"
-        drawn = 0
+        drawn = curve = 0
         for key, group in points.groupby(groups, sort=False, dropna=False):
             label, segment_ms = (key[0], key[1]) if len(groups) == 2 else (key[0], None)
             if x_name not in group or quality not in group:
@@ -357,14 +366,19 @@ def plot_latency_quality(
             drawn += len(group)
             name = label if segment_ms is None or pd.isna(segment_ms) else f"{label} ({int(segment_ms)} ms)"
             if len(group) == 1:
-                plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
+                (line,) = plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
             else:
-                plot.plot(group[x_name], group[quality], marker="o", label=name)
+                (line,) = plot.plot(group[x_name], group[quality], marker="o", label=name)
+            # Labels name the parameter ("k=3") in the curve's colour; alternate curves put theirs
+            # above-left and below-right of the points, so two close curves' labels do not overlap.
+            above = curve % 2 == 0
+            curve += 1
             for _, point in group.iterrows():
                 varied = point.get("varied")
                 if isinstance(varied, str) and varied:
-                    plot.annotate(varied.split("=")[-1], (point[x_name], point[quality]),
-                                  textcoords="offset points", xytext=(3, 3), fontsize=7)  # fmt: skip
+                    plot.annotate(varied, (point[x_name], point[quality]), textcoords="offset points",
+                                  xytext=(-4, 5) if above else (4, -11), ha="right" if above else "left",
+                                  fontsize=7, color=line.get_color())  # fmt: skip
         if axis in oracle:
             plot.axvline(oracle[axis], color="gray", linestyle="--", label=f"oracle {axis}")
         for segment_ms, values in sorted(segment_oracles.items()):
@@ -375,9 +389,11 @@ def plot_latency_quality(
             plot.text(0.5, 0.5, _no_data_note(points, x_name, quality), transform=plot.transAxes,
                       ha="center", va="center", fontsize=11, color="tab:red", wrap=True)  # fmt: skip
         kind = "computation-aware" if variant else "non computation-aware"
+        plot.margins(x=0.08, y=0.08)  # an oracle line at the smallest latency stays off the spine
         plot.set_xlabel(f"{x_name} (ms)")
         plot.set_ylabel(quality)
-        plot.set_title(f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}", fontsize=10)
+        heading = f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}"
+        plot.set_title(heading + _instances_note(points), fontsize=10)
         plot.grid(alpha=0.3)
         if plot.get_legend_handles_labels()[0]:
             plot.legend(fontsize=7)
