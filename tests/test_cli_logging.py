@@ -45,3 +45,18 @@ def test_log_file_gets_timestamped_lines_and_the_error_of_a_failed_command(
     )
     assert main(["score", str(tmp_path / "missing"), "--log-file", str(log)]) == 2
     assert "ERROR simul: simul score: error:" in log.read_text().splitlines()[-1]
+
+
+def test_importing_simuls_agent_shows_no_pydub_ffmpeg_warning() -> None:
+    """`simul eval --simuleval` printed pydub's "Couldn't find ffmpeg" on every run."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import simul.agents"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "ffmpeg" not in done.stderr

@@ -44,13 +44,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from typing import Any, final
 
 import numpy as np
 import torch
-from simuleval.agents import AgentStates, SpeechToTextAgent
-from simuleval.agents.actions import Action, ReadAction, WriteAction
 from typing_extensions import override
+
+# SimulEval imports pydub (for speech output, which no simul agent writes), and pydub warns on
+# every import that ffmpeg is missing: silenced here, where simul imports SimulEval.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
+    from simuleval.agents import AgentStates, SpeechToTextAgent
+    from simuleval.agents.actions import Action, ReadAction, WriteAction
 
 from simul.agents.options import add_agent_args, build_setup, parse_stream_files
 from simul.agents.stream_log import SimulStreamLog, open_stream_log
