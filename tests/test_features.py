@@ -335,11 +335,15 @@ def test_a_stream_resampled_chunk_by_chunk_equals_the_whole_resampled(
     waveform = np.random.default_rng(len(cuts)).standard_normal(30_000).astype(np.float32)
     bounds = [0, *sorted(cuts), len(waveform)]
     resampler = StreamResampler(*rates)
+    pairs = list(zip(bounds, bounds[1:], strict=False))
     chunks = [
-        resampler.push(waveform[start:end], last=end == len(waveform))
-        for start, end in zip(bounds, bounds[1:], strict=False)
+        resampler.push(waveform[start:end], last=index == len(pairs) - 1)
+        for index, (start, end) in enumerate(pairs)
     ]
     np.testing.assert_array_equal(np.concatenate(chunks), resample(waveform, *rates))
+    assert len(resampler.push(waveform[:0], last=True)) == 0
+    with pytest.raises(ValueError, match="after the last chunk"):
+        resampler.push(waveform[:10], last=True)
 
 
 def test_to_mono_mixes_down_as_read_segment_and_the_note_says_what_happens(tmp_path: Path) -> None:

@@ -173,9 +173,19 @@ class StreamResampler:
             if from_rate == to_rate
             else soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality=_SOXR_QUALITY)
         )
+        self._finished = False
 
     def push(self, waveform: np.ndarray, *, last: bool) -> np.ndarray:
-        """The resampled samples that ``waveform`` (mono (N,) float32) completes."""
+        """The resampled samples that ``waveform`` (mono (N,) float32) completes.
+
+        Raises:
+            ValueError: samples pushed after the ``last`` chunk (an empty push is a no-op).
+        """
+        if self._finished:
+            if len(waveform):
+                raise ValueError("`waveform` must be empty after the last chunk, but holds samples.")
+            return np.zeros(0, dtype=np.float32)
+        self._finished = last
         if self._stream is None:
             return waveform
         out = self._stream.resample_chunk(np.ascontiguousarray(waveform, dtype=np.float32), last=last)
