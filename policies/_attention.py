@@ -55,8 +55,10 @@ class Normalization(enum.Enum):
 class AttentionReading:
     """Which cross-attention a policy reads and how it prepares it."""
 
-    layer: int = 3
-    """Decoder layer, 0-based (negative: from the top); FBK's --extract-attn-from-layer 3."""
+    layer: int = -1
+    """Decoder layer, 0-based (negative: from the top).  The default, the last, is one that every
+    decoder has; FBK's agents read layer 3 of their 6 (``--extract-attn-from-layer 3``), which a
+    2-layer decoder lacks: ``--set policy.attention.layer=3`` reproduces them."""
     heads: tuple[int, ...] | None = None
     """Heads to keep, 0-based; None: all of them."""
     head_aggregation: HeadAggregation = HeadAggregation.MEAN

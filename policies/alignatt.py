@@ -31,7 +31,8 @@ class AlignAtt(Policy):
     frames: int = 4
     """f: a token aligned to one of the last f encoder frames waits (FBK's --frame-num)."""
     attention: AttentionReading = field(default_factory=AttentionReading)
-    """Which attention is read and how it is prepared (FBK: layer 3, mean of heads, raw)."""
+    """Which attention is read and how it is prepared (default: the last layer, mean of heads, raw;
+    FBK: layer 3)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

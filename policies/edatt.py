@@ -35,7 +35,8 @@ class EDAtt(Policy):
     attention: AttentionReading = field(
         default_factory=lambda: AttentionReading(normalization=Normalization.L2)
     )
-    """Which attention is read and how it is prepared (FBK: layer 3, mean of heads, L2)."""
+    """Which attention is read and how it is prepared (default: the last layer, mean of heads, L2;
+    FBK: layer 3)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -10,7 +10,7 @@ drifts (a provenance key missing here, a check skipped there).  The steps:
    the agent stops here, SimulEval drives the loop;
 3. :func:`evaluate`: :func:`~simul.streaming.simulate_corpus` (``instances.log``, resumable),
    :func:`~simul.eval.scoring.score`, and :func:`~simul.eval.report.write_scores`
-   (``scores.tsv``, ``instance_scores.tsv``, ``scores.json`` with provenance).
+   (``scores.tsv``, ``corpus_scores.tsv``, ``instance_scores.tsv``, ``scores.json`` with provenance).
 
 Example:
     >>> request = EvaluationRequest(
@@ -33,10 +33,11 @@ import torch
 
 from policies import build_policy
 from simul.config import check_positive_int
+from simul.data.features.audio import corpus_conversions
 from simul.data.instance import Instance
 from simul.data.readers import detect_format, find_splits, read_corpus_split
 from simul.eval.records import InstanceOutput
-from simul.eval.report import write_scores
+from simul.eval.report import write_scores, wrote_nothing
 from simul.eval.scoring import Scores, ScoringConfig, score
 from simul.families.base import LoadedModel
 from simul.families.loading import builtin_model, load_streaming_model
@@ -290,6 +291,9 @@ def evaluate(
         "data": dict(data),
         "target_lang": target_lang,
     }
+    model_rate = run.loaded.model.sample_rate
+    for note, count in corpus_conversions(instances, model_rate).items():
+        logger.info("the audio of %d of %d instances is %s for the model", count, len(instances), note)
     # One run per output folder: the lock is held until the scores are written (a second run
     # into the folder is refused instead of deleting this one's live .partial).
     with lock_directory(request.output, "simul eval"):
@@ -308,6 +312,12 @@ def evaluate(
             origins=origins,
         )
         scores = score(records, request.scoring)
+        for stream, row in scores.corpus.iterrows():
+            if wrote_nothing(row):
+                logger.warning(
+                    "stream %s: none of the %d instances wrote any output, so it has no latency "
+                    "(an untrained model, or a policy that never writes)", stream, len(records),
+                )  # fmt: skip
         inputs = {**inputs, **dict(extra or {})}
         written = write_scores(request.output, scores, **inputs)
     logger.info(

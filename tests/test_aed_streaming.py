@@ -166,7 +166,7 @@ def test_step_mode_refuses_local_agreement_and_bad_layers(tokenizer):
     step = _streaming(tokenizer, model, mode=DecodingMode.STEP)
     with pytest.raises(ValueError, match="hypothesis"):
         StreamingSession(step, LocalAgreement())
-    with pytest.raises(ValueError, match="attention_layer"):
+    with pytest.raises(ValueError, match="`policy.attention.layer`"):
         StreamingSession(step, AlignAtt(attention=AttentionReading(layer=2)))
     with pytest.raises(ValueError, match="beam_size"):
         DecodingConfig(mode="step", beam_size=2)

@@ -21,7 +21,6 @@ import soundfile
 import torch
 from simuleval import options
 from simuleval.data.dataloader import GenericDataloader
-from simuleval.data.segments import SpeechSegment
 from simuleval.evaluator.instance import SpeechToTextInstance
 from simuleval.utils import EVALUATION_SYSTEM_LIST
 
@@ -35,7 +34,7 @@ from simul.agents.command import (
     write_simuleval_inputs,
 )
 from simul.cli import eval as eval_cli
-from simul.data.features.audio import load_waveform
+from simul.data.features.audio import load_waveform, resample, to_mono
 from simul.data.instance import Instance
 from simul.eval.log_io import read_instances_log
 from simul.streaming import ToyConfig, ToyModel, simulate_waveform
@@ -78,13 +77,13 @@ def _instance(index: int, waveform: torch.Tensor, rate: int = SAMPLE_RATE) -> Sp
 
 
 def _evaluate(
-    agent: SimulSpeechAgent, waveforms: list[torch.Tensor], segment_ms: int
+    agent: SimulSpeechAgent, waveforms: list[torch.Tensor], segment_ms: int, rate: int = SAMPLE_RATE
 ) -> list[tuple]:
     """``SentenceLevelEvaluator.__call__``'s loop; returns (instance, output segments) per waveform."""
     runs = []
     agent.reset()
     for index, waveform in enumerate(waveforms):
-        instance = _instance(index, waveform)
+        instance = _instance(index, waveform, rate)
         outputs = []
         while not instance.source_finished_reading:
             output = agent.pushpop(instance.send_source(segment_ms))
@@ -201,16 +200,37 @@ def test_bad_options_are_clear_errors(
         _agent("--model", "toy", "--policy", "waitk", "--source-segment-size", "320", *extra)
 
 
-def test_fp16_another_device_and_another_sample_rate_are_refused() -> None:
+def test_fp16_and_another_device_are_refused() -> None:
     agent = _agent("--model", "toy", "--policy", "waitk", "--source-segment-size", "320")
     agent.to("cpu", fp16=False)
     with pytest.raises(ValueError, match="float32"):
         agent.to("cpu", fp16=True)
     with pytest.raises(ValueError, match="built on cpu"):
         agent.to("cuda")
-    segment = SpeechSegment(index=0, content=[0.0] * 2560, sample_rate=8000, finished=False)
-    with pytest.raises(ValueError, match="8000 Hz, but the model reads 16000 Hz"):
-        agent.pushpop(segment)
+
+
+def test_44k_stereo_audio_is_mixed_down_and_resampled_as_simul_eval_does_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Real recordings: SimulEval sends the file's samples, 44.1 kHz and two channels here."""
+    generator = torch.Generator().manual_seed(1)
+    stereo = [0.1 * torch.randn(n, 2, generator=generator) for n in (88_200, 61_740)]
+    agent = _agent("--model", "toy", "--policy", "waitk", "--set", "policy.k=2",
+                   "--source-segment-size", "320")  # fmt: skip
+    with caplog.at_level("INFO", logger="simul.agents.speech"):
+        runs = _evaluate(agent, stereo, 320, rate=44_100)
+    for (instance, _), waveform in zip(runs, stereo, strict=True):
+        mono = to_mono(waveform.numpy())
+        expected = simulate_waveform(  # what simul eval reads: mixed down, then resampled
+            ToyModel(ToyConfig()), WaitK(k=2, segment_ms=320), torch.from_numpy(resample(mono, 44_100, 16_000))
+        )
+        assert instance.prediction == " ".join(w.text for w in expected.emissions)
+        assert instance.source_length == pytest.approx(1000 * len(waveform) / 44_100)
+    notes = [r.getMessage() for r in caplog.records if "mixed down" in r.getMessage()]
+    assert notes == [
+        "the source audio is mixed down from 2 channels to mono and resampled from 44100 Hz to "
+        "16000 Hz (soxr, HQ) for the model, as simul eval does"
+    ]
 
 
 def test_agent_options_leave_simulevals_alone() -> None:

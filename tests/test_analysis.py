@@ -68,6 +68,15 @@ def test_read_scores_gives_the_table_and_its_provenance(tmp_path):
     assert provenance["inputs"]["policy"]["parameters"] == {"k": 2, "segment_ms": 320}
     same, _ = read_scores(run / "scores.tsv")
     pd.testing.assert_frame_equal(table, same)
+    full = pd.read_csv(run / "corpus_scores.tsv", sep="\t")  # full precision, not scores.tsv's 3 decimals
+    pd.testing.assert_frame_equal(table, full)
+
+
+def test_read_scores_reads_the_commented_scores_tsv_of_older_runs(tmp_path):
+    (tmp_path / "scores.tsv").write_text('# inputs: {"policy": {"name": "waitk"}}\nstream\tAL\nmain\t1.25\n')
+    table, provenance = read_scores(tmp_path)
+    assert table.to_dict(orient="list") == {"stream": ["main"], "AL": [1.25]}
+    assert provenance == {"inputs": {"policy": {"name": "waitk"}}}
 
 
 def test_read_scores_names_what_is_wrong(tmp_path):
@@ -191,8 +200,10 @@ def test_plot_latency_quality_draws_each_axis_each_curve_and_the_oracle(tmp_path
     assert [line.get_label() for line in first.get_lines()] == ["waitk (320 ms)", "edatt (320 ms)", "oracle LAAL"]
     assert first.get_lines()[0].get_xdata().tolist() == sorted(points.loc[points["label"] == "waitk", "LAAL"])
     assert list(first.get_lines()[2].get_xdata()) == [300.0, 300.0]
-    assert [t.get_text() for t in first.texts] == ["1", "3"]
-    assert first.get_title() == "t: BLEU vs LAAL, non computation-aware"
+    low, high = first.get_xlim()  # the oracle line is inside the axes, not on a spine
+    assert low < min(300.0, points["LAAL"].min()) and high > points["LAAL"].max()
+    assert [t.get_text() for t in first.texts] == ["k=1", "k=3"]
+    assert first.get_title() == "t: BLEU vs LAAL, non computation-aware (2 instances)"
     assert figure.axes[1].get_xlabel() == "LAAL_CA (ms)"
 
     figures = plot_streams(table, oracle_lang="de")
@@ -268,3 +279,19 @@ def test_plot_timeline_has_a_panel_per_stream_with_its_laal():
     assert labels == ["delay (source read)", "elapsed (computation-aware)", "ideal writer (LAAL's d*)", "end of source"]
     assert [t.get_text() for t in figure.axes[1].get_yticklabels()] == ["x", "y", "z"]
     assert figure.axes[1].get_lines()[0].get_xdata().tolist() == [400.0, 700.0, 1200.0]
+
+
+def test_an_empty_panel_says_no_data_and_why():
+    """A tiny run's curves were four blank panels that passed for a plot: each now says why."""
+    runs = pd.DataFrame({"label": ["wait-k", "wait-k"], "segment_ms": [320, 320], "stream": ["st", "st"],
+                         "BLEU": [0.0, 0.0], "LAAL": [float("nan")] * 2, "LAAL_CA": [float("nan")] * 2})  # fmt: skip
+    figure = plot_latency_quality(runs, quality="BLEU", latency_axes=["LAAL"])
+    assert [[t.get_text() for t in axis.texts] for axis in figure.axes] == [
+        ["no data: none of the 2 runs wrote any output\n(no LAAL to plot)"],
+        ["no data: none of the 2 runs wrote any output\n(no LAAL_CA to plot)"],
+    ]
+    nothing = plot_latency_quality(pd.DataFrame(), quality="BLEU", latency_axes=["LAAL"], computation_aware=False)
+    assert [t.get_text() for t in nothing.axes[0].texts] == ["no data: no finished run"]
+    drawn = plot_latency_quality(runs.assign(LAAL=[100.0, 200.0]), quality="BLEU", latency_axes=["LAAL"],
+                                 computation_aware=False)  # fmt: skip
+    assert len(drawn.axes[0].texts) == 0

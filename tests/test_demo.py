@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -165,3 +166,16 @@ def test_the_command_line_parses_into_the_demo_settings() -> None:
     assert (args.overrides, args.waitk, args.max_instances, args.threads) == (
         ["trainer.max_steps=3"], (1, 3), 3, 1,
     )  # fmt: skip
+
+
+def test_an_installed_simul_without_the_recipes_says_to_run_from_a_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install .` ships no experiments/: the demo must say so, not fail on a missing path."""
+    from simul.demo import prepare
+
+    size = prepare.DEMO_SIZES["tiny"]
+    monkeypatch.setitem(prepare.DEMO_SIZES, "tiny", dataclasses.replace(size, recipe=tmp_path / "asr_tt_tiny.yaml"))
+    with pytest.raises(FileNotFoundError, match=r"runs from a clone of the repository .* --config"):
+        run_demo(DemoConfig(out_dir=tmp_path / "out", size="tiny", corpus_dir=tmp_path / "c"))
+    assert not (tmp_path / "out").exists()

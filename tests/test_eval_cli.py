@@ -64,7 +64,7 @@ def test_eval_with_the_toy_model_writes_log_scores_and_provenance(
         "w0-1 w1-1 w2-1 w3-1", "w0-1 w1-1 w2-1 w3-1 w4-1 w5-1 w6-1", "w0-1 w1-1",
     ]  # fmt: skip
     assert records[0].streams["st"].delays == (640.0, 960.0, 960.0, 1280.0)
-    corpus_scores = pd.read_csv(out / "scores.tsv", sep="\t", comment="#", index_col="stream")
+    corpus_scores = pd.read_csv(out / "scores.tsv", sep="\t", index_col="stream")
     assert corpus_scores.loc["st", "chrF"] == pytest.approx(100.0)
     assert {"AL", "AL_CA", "LAAL_CA", "StartOffset"} <= set(corpus_scores.columns)
     provenance = json.loads((out / "scores.json").read_text())["provenance"]
@@ -167,3 +167,45 @@ def test_eval_streams_a_transducer_checkpoint(corpus: Path, tmp_path: Path) -> N
     inputs = json.loads((out / "scores.json").read_text())["provenance"]["inputs"]
     assert inputs["model"]["family"] == "transducer" and inputs["model"]["step"] == 3
     assert inputs["target_lang"] == "de"
+
+
+def test_eval_logs_that_it_mixes_down_and_resamples_a_44k_stereo_recording(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    stereo = (0.1 * np.random.default_rng(0).standard_normal((44_100, 2))).astype(np.float32)
+    soundfile.write(root / "talk.wav", stereo, 44_100, subtype="PCM_16")
+    soundfile.write(root / "mono.wav", stereo[:, 0], 16_000, subtype="PCM_16")
+    (root / "test.wav_list").write_text("talk.wav\nmono.wav\n")
+    (root / "test.de").write_text("w0-1 w1-1\nw0-1\n")
+    with caplog.at_level("INFO", logger="simul.evaluation"):
+        status = _run([str(root), "--model", "toy", "--policy", "waitk", "--output", str(tmp_path / "out"),
+                       "--no-progress"])  # fmt: skip
+    assert status == 0
+    assert "the audio of 1 of 2 instances is mixed down from 2 channels to mono and resampled from " \
+        "44100 Hz to 16000 Hz (soxr, HQ) for the model" in caplog.messages
+
+
+def test_the_default_output_folder_names_every_set_so_runs_do_not_overwrite_each_other() -> None:
+    """k=3 then k=5 both went to runs/eval/toy-waitk-320ms, the second replacing the first."""
+    k3 = eval_cli.default_output("toy", "waitk", {"k": 3, "segment_ms": 320}, {}, 320)
+    k5 = eval_cli.default_output("toy", "waitk", {"k": 5, "segment_ms": 320}, {}, 320)
+    assert (k3, k5) == (Path("runs/eval/toy-waitk-k=3-320ms"), Path("runs/eval/toy-waitk-k=5-320ms"))
+    assert eval_cli.default_output("toy", "waitk", {}, {}, 320) == Path("runs/eval/toy-waitk-320ms")
+    assert eval_cli.default_output(
+        "best", "alignatt", {"frames": 4, "attention": {"layer": -1}}, {"decoding": {"beam_size": 2}}, 640
+    ) == Path("runs/eval/best-alignatt-frames=4-attention.layer=-1-model.decoding.beam_size=2-640ms")
+    assert eval_cli.default_output("toy", "x", {"heads": [0, 1], "p": "a/b c"}, {}, 320) == Path(
+        "runs/eval/toy-x-heads=0,1-p=a_b_c-320ms"
+    )
+
+
+def test_two_runs_without_output_keep_both_folders(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for k in (3, 5):
+        assert _run([str(corpus), "--model", "toy", "--policy", "waitk", "--set", f"policy.k={k}", "--no-progress"]) == 0
+    for k in (3, 5):
+        assert (tmp_path / "runs" / "eval" / f"toy-waitk-k={k}-320ms" / "scores.json").is_file()

@@ -14,7 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simul.cli import data_cmvn
-from simul.data.features.audio import load_waveform, read_segment, resampled_num_samples
+from simul.data.features.audio import (
+    StreamResampler,
+    conversions_note,
+    load_waveform,
+    read_segment,
+    resample,
+    resampled_num_samples,
+    to_mono,
+)
 from simul.data.features.cmvn import Cmvn, CmvnAccumulator, compute_cmvn
 from simul.data.features.fbank import FbankConfig, FbankExtractor, StreamingFbank
 from simul.data.instance import Instance
@@ -313,6 +321,41 @@ def test_resampling_22050_to_16k_path(tmp_path: Path) -> None:
 def test_resampled_length_matches_soxr(num_samples: int, rates: tuple[int, int]) -> None:
     signal = np.zeros(num_samples, dtype=np.float32)
     assert len(soxr.resample(signal, *rates)) == resampled_num_samples(num_samples, *rates)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 30_000), max_size=6),
+    rates=st.sampled_from([(44_100, 16_000), (48_000, 16_000), (8_000, 16_000), (16_000, 16_000)]),
+)
+def test_a_stream_resampled_chunk_by_chunk_equals_the_whole_resampled(
+    cuts: list[int], rates: tuple[int, int]
+) -> None:
+    """The SimulEval agent resamples segment by segment; the model must get simul eval's samples."""
+    waveform = np.random.default_rng(len(cuts)).standard_normal(30_000).astype(np.float32)
+    bounds = [0, *sorted(cuts), len(waveform)]
+    resampler = StreamResampler(*rates)
+    pairs = list(zip(bounds, bounds[1:], strict=False))
+    chunks = [
+        resampler.push(waveform[start:end], last=index == len(pairs) - 1)
+        for index, (start, end) in enumerate(pairs)
+    ]
+    np.testing.assert_array_equal(np.concatenate(chunks), resample(waveform, *rates))
+    assert len(resampler.push(waveform[:0], last=True)) == 0
+    with pytest.raises(ValueError, match="after the last chunk"):
+        resampler.push(waveform[:10], last=True)
+
+
+def test_to_mono_mixes_down_as_read_segment_and_the_note_says_what_happens(tmp_path: Path) -> None:
+    stereo = np.random.default_rng(0).uniform(-1, 1, (1_000, 2)).astype(np.float32)
+    path = tmp_path / "stereo.wav"
+    soundfile.write(path, stereo, 16_000, subtype="FLOAT")
+    np.testing.assert_array_equal(to_mono(stereo), read_segment(path, 0, 1_000)[0])
+    assert to_mono(stereo[:, 0]) is not None and to_mono(stereo[:, :1]).shape == (1_000,)
+    assert conversions_note(16_000, 1, 16_000) is None
+    assert conversions_note(44_100, 2, 16_000) == (
+        "mixed down from 2 channels to mono and resampled from 44100 Hz to 16000 Hz (soxr, HQ)"
+    )
 
 
 def test_read_segment_downmixes_and_checks_bounds(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_the_table_has_every_column_and_a_row_per_model_and_stream(
     # Each model's row is its own `simul eval`-style scores file, per stream.
     for name in NAMES:
         assert (out / name / "instances.log").is_file()
-        scores = pd.read_csv(out / name / "scores.tsv", sep="\t", comment="#", index_col="stream")
+        scores = pd.read_csv(out / name / "corpus_scores.tsv", sep="\t", index_col="stream")
         rows = table[table["model"] == name].set_index("stream")
         for stream, row in rows.iterrows():
             for column in ("LAAL", "AL", "LAAL_CA", "AL_CA", "WER", "BLEU", "chrF"):

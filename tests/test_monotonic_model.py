@@ -385,7 +385,7 @@ def test_p_choose_signals_cover_the_layers_from_the_start_layer_on_block_ends(
         for head in range(heads):
             start_frame = 2 * int(reading.walk_starts[0, head, -1]) + 1
             assert not rows[head, : start_frame - 1].any()
-    with pytest.raises(ValueError, match="p_choose_start_layer"):
+    with pytest.raises(ValueError, match="`policy.start_layer`"):
         streaming.check_requirements(Requirements(p_choose_start_layer=2))
 
 

@@ -193,14 +193,14 @@ def test_oracle_command_writes_a_log_simuleval_scores_the_same(
     out = tmp_path / "oracle"
     assert _run_data(["oracle", str(corpus), "--langs", "de", "es", "--output", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.yaml", "instance_scores.tsv", "instances.log", "scores.json", "scores.tsv",
+        "config.yaml", "corpus_scores.tsv", "instance_scores.tsv", "instances.log", "scores.json", "scores.tsv",
     ]  # fmt: skip
     table = capsys.readouterr().out
     assert table.split()[:3] == ["stream", "num_instances", "LAAL"] and "\n    de " in table
 
     records = read_instances_log(out)
     assert [sorted(r.streams) for r in records] == [["de", "es"]] * 4
-    corpus_scores = pd.read_csv(out / "scores.tsv", sep="\t", comment="#", index_col="stream")
+    corpus_scores = pd.read_csv(out / "corpus_scores.tsv", sep="\t", index_col="stream")
     # SimulEval rescoring the written log sees the first language's stream.
     simuleval_view = {
         i: LogInstance(line) for i, line in enumerate((out / "instances.log").read_text().splitlines())

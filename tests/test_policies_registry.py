@@ -42,7 +42,7 @@ def test_policy_parameters_are_json_ready() -> None:
     parameters = build_policy("edatt", {"alpha": 0.2}).parameters()
     assert parameters["alpha"] == 0.2
     assert parameters["attention"] == {
-        "layer": 3, "heads": None, "head_aggregation": "mean", "normalization": "l2",
+        "layer": -1, "heads": None, "head_aggregation": "mean", "normalization": "l2",
         "exclude_last_frame": True,
     }  # fmt: skip
     assert parameters["end_of_source"] == "flush" and parameters["segment_ms"] == 320

@@ -132,7 +132,9 @@ def test_computation_aware_text_is_refused() -> None:
 def test_results_files_record_provenance(tmp_path: Path) -> None:
     scores = score(CORPUS, ScoringConfig(computation_aware=True))
     written = write_scores(tmp_path, scores, log="run/instances.log", log_sha256="abc")
-    assert sorted(p.name for p in written) == ["instance_scores.tsv", "scores.json", "scores.tsv"]
+    assert sorted(p.name for p in written) == [
+        "corpus_scores.tsv", "instance_scores.tsv", "scores.json", "scores.tsv",
+    ]  # fmt: skip
     document = json.loads((tmp_path / "scores.json").read_text())
     provenance = document["provenance"]
     assert provenance["simul_version"] == simul.__version__
@@ -141,10 +143,29 @@ def test_results_files_record_provenance(tmp_path: Path) -> None:
     assert provenance["signatures"]["st/BLEU"] == scores.signatures["st/BLEU"]
     assert provenance["inputs"] == {"log": "run/instances.log", "log_sha256": "abc"}
     assert document["corpus"]["st"]["AL"] == scores.corpus.loc["st", "AL"]
-    header = [line for line in (tmp_path / "scores.tsv").read_text().splitlines() if line[0] == "#"]
-    assert any(line.startswith("# signatures:") and "tok:13a" in line for line in header)
-    table = pd.read_csv(tmp_path / "scores.tsv", sep="\t", comment="#", index_col="stream")
-    assert table.loc["st", "AL_CA"] == scores.corpus.loc["st", "AL_CA"]  # full precision
+    full = pd.read_csv(tmp_path / "corpus_scores.tsv", sep="\t", index_col="stream")
+    assert full.loc["st", "AL_CA"] == scores.corpus.loc["st", "AL_CA"]  # full precision
+    pd.testing.assert_frame_equal(full, scores.corpus, check_dtype=False, check_names=False)
+    instances = pd.read_csv(tmp_path / "instance_scores.tsv", sep="\t")
+    assert len(instances) == len(scores.instances)
+
+
+def test_scores_tsv_reads_as_simulevals_users_read_it(tmp_path: Path) -> None:
+    """SimulEval users read scores.tsv with `pd.read_csv(path, sep="\t")`: no comment lines,
+    SimulEval's 3 decimals; the provenance is in scores.json, full precision in corpus_scores.tsv."""
+    scores = score(CORPUS, ScoringConfig(computation_aware=True))
+    write_scores(tmp_path, scores, log="run/instances.log")
+    text = (tmp_path / "scores.tsv").read_text()
+    assert not any(line.startswith("#") for line in text.splitlines())
+    table = pd.read_csv(tmp_path / "scores.tsv", sep="\t")
+    assert list(table.columns) == ["stream", *scores.corpus.columns]
+    assert table["num_instances"].tolist() == [4, 4]
+    for stream, row in scores.corpus.iterrows():
+        shown = table.set_index("stream").loc[stream]
+        for name, value in row.items():
+            assert shown[name] == round(value, 3) or (math.isnan(value) and math.isnan(shown[name])), name
+    for name in ("corpus_scores.tsv", "instance_scores.tsv"):
+        assert not (tmp_path / name).read_text().startswith("#")
     assert format_scores(scores).split()[:3] == ["stream", "num_instances", "WER"]
 
 
@@ -175,3 +196,19 @@ def test_cli_has_a_version_and_explains_each_command(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         build_parser().parse_args(["data", "--help"])
     assert "oracle" in capsys.readouterr().out
+
+
+def test_a_stream_that_wrote_nothing_says_no_output_in_the_printed_table() -> None:
+    """A tiny model's run printed WER 100 and blank latency cells that read as "not scored"."""
+    silent = [
+        InstanceOutput(
+            index=index, source_type="speech", source_length=960.0,
+            streams={"st": StreamOutput(prediction="", delays=(), elapsed=(), reference="t0 t1")},
+        )
+        for index in range(2)
+    ]  # fmt: skip
+    lines = format_scores(score(silent, ScoringConfig(computation_aware=True))).splitlines()
+    header, row = lines[0].split(), lines[1].split()
+    assert header[:4] == ["stream", "num_instances", "BLEU", "chrF"] and row[:4] == ["st", "2", "0.000", "0.000"]
+    assert " ".join(row[4:]) == " ".join(["no output"] * (len(header) - 4))
+    assert "no output" not in format_scores(score(CORPUS, ScoringConfig()))

@@ -166,7 +166,7 @@ def test_stream_references() -> None:
         "de": "hallo",
         "es": "hola",
     }
-    with pytest.raises(ValueError, match="choose the `st` stream's target language"):
+    with pytest.raises(ValueError, match=r"choose the `st` stream's target language \(`simul eval --tgt-lang`"):
         stream_references(instance, ("st",), None)
 
 

@@ -18,6 +18,7 @@ from simuleval.evaluator.instance import SpeechToTextInstance
 from typing_extensions import override
 
 from policies import AlignAtt, TransducerEmission, WaitK
+from policies._attention import AttentionReading
 from simul.data.instance import Instance
 from simul.eval.scoring import ScoringConfig, score
 from simul.serialize.deserialize import EmittedToken, split_streams
@@ -266,8 +267,11 @@ def test_a_capability_mismatch_is_refused_before_any_audio_is_read(tmp_path: Pat
         ValueError, match="needs cross_attention, which model ToyModel does not provide"
     ):
         simulate(transducer, AlignAtt(), missing)
-    with pytest.raises(ValueError, match="attention_layer"):
-        simulate(ToyModel(ToyConfig(num_layers=2)), AlignAtt(), missing)  # layer 3 of 2
+    two_layers = ToyModel(ToyConfig(num_layers=2))
+    with pytest.raises(ValueError, match=r"`policy.attention.layer` .* \[-2, 2\) .* but is 3 instead"):
+        simulate(two_layers, AlignAtt(attention=AttentionReading(layer=3)), missing)
+    with pytest.raises(FileNotFoundError):  # the default layer, the last, is one that every decoder has
+        simulate(two_layers, AlignAtt(), missing)
     with pytest.raises(FileNotFoundError):
         simulate(ToyModel(), AlignAtt(), missing)  # compatible: now the audio is read
 

@@ -93,7 +93,7 @@ def test_the_regular_script_and_the_layer_check() -> None:
     state = model.read(model.new_state(), torch.zeros(16_000), source_finished=True)  # 25 frames
     tokens = _tokens(model, state, 7)
     assert [t.piece for t in tokens] == ["▁w0", "-1", "▁w1", "-1", "▁w2", "-1", "</s>"]
-    with pytest.raises(ValueError, match="attention_layer"):
+    with pytest.raises(ValueError, match="`policy.attention.layer`"):
         model.check_requirements(
             Requirements(capabilities=_ATTENTION.capabilities, attention_layer=6)
         )

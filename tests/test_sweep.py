@@ -15,9 +15,10 @@ import soundfile
 from simul.cli import sweep as sweep_cli
 from simul.data.corpus_writer import write_instances
 from simul.data.instance import Instance, WordSpan
-from simul.sweep import expand, gather, load_sweep_config, run_sweep, write_outputs
+from simul.sweep import expand, gather, load_sweep_config, markdown_table, run_sweep, write_outputs
 from simul.sweep.config import DataSection, GridEntry, ModelSection, SweepConfig
 from simul.sweep.runner import RESULT_FILE, RUNS_DIR, eval_arguments, execute_run
+from simul.sweep.status import PointState, sweep_status
 
 SR = 16_000
 
@@ -300,3 +301,52 @@ def test_the_command_runs_gathers_and_can_use_submitits_local_executor(tmp_path,
     assert list(table["label"]) == ["wait-k", "oracle", "oracle @ 320 ms"]
     gather_only = parser.parse_args(["sweep", str(path), "data.max_instances=2", "--gather-only"])
     assert gather_only.run(gather_only) == 0
+
+
+def test_a_run_that_wrote_nothing_says_no_output_in_the_markdown_table():
+    table = pd.DataFrame([
+        {"label": "wait-k", "policy": "waitk", "stream": "asr", "WER": 100.0, "LAAL": float("nan"), "LAAL_CA": float("nan")},
+        {"label": "native", "policy": "transducer", "stream": "asr", "WER": 80.0, "LAAL": 700.0, "LAAL_CA": 750.0},
+        {"label": "oracle", "policy": "oracle", "stream": "asr", "WER": float("nan"), "LAAL": 200.0, "LAAL_CA": float("nan")},
+    ])  # fmt: skip
+    lines = markdown_table(table, ["label", "WER", "LAAL", "LAAL_CA"]).splitlines()
+    assert lines[2:] == [
+        "| wait-k | 100.00 | no output | no output |",
+        "| native | 80.00 | 700.00 | 750.00 |",
+        "| oracle | – | 200.00 | – |",
+    ]
+
+
+def test_sweep_status_names_every_point_and_gather_only_fails_when_points_are_missing(tmp_path, corpus, capsys):
+    """--gather-only silently left out failed and unfinished points and exited 0; no command said why."""
+    grid = [
+        {"label": "ok", "policy": "waitk", "vary": {"k": [2]}},
+        {"label": "broken", "policy": "transducer"},  # the toy model has no transducer
+        {"label": "later", "policy": "transducer", "model": {"checkpoint": str(tmp_path / "tt.pt"), "optional": True}},
+    ]  # fmt: skip
+    first = _write_config(tmp_path / "a.yaml", corpus, tmp_path / "out", oracle={"enabled": False}, grid=grid)
+    run_sweep(load_sweep_config(first))
+    grid[0]["vary"]["k"] = [2, 3, 4]  # k=3 never ran; k=4 was cut off after one instance
+    grown = load_sweep_config(_write_config(tmp_path / "b.yaml", corpus, tmp_path / "out",
+                                            oracle={"enabled": False}, grid=grid))  # fmt: skip
+    cut = next(s for s in expand(grown) if s.varied == {"k": 4})
+    (tmp_path / "out" / RUNS_DIR / cut.run_id / ".partial" / "0000000").mkdir(parents=True)
+    (tmp_path / "out" / RUNS_DIR / cut.run_id / ".partial" / "0000000" / "instances.log").write_text("{}\n")
+    points = sweep_status(grown)
+    assert [(p.spec.label, p.spec.varied, p.state) for p in points] == [
+        ("ok", {"k": 2}, PointState.FINISHED), ("ok", {"k": 3}, PointState.NOT_STARTED),
+        ("ok", {"k": 4}, PointState.PARTIAL), ("broken", {}, PointState.FAILED), ("later", {}, PointState.SKIPPED),
+    ]  # fmt: skip
+    assert points[2].instances_done == 1 and "needs transducer" in points[3].detail
+
+    parser = argparse.ArgumentParser(prog="simul")
+    sweep_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    capsys.readouterr()
+    status = parser.parse_args(["sweep", "status", str(tmp_path / "b.yaml")])
+    assert status.run(status) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("finished     ok k=2 320 ms  [ok-k2-320ms-")
+    assert printed[2].endswith("(1 instances done)") and printed[3].startswith("failed       broken 320 ms")
+    assert printed[-1] == "5 points: 1 finished, 1 failed, 1 partial, 1 not started, 1 skipped"
+    gather_only = parser.parse_args(["sweep", str(tmp_path / "b.yaml"), "--gather-only"])
+    assert gather_only.run(gather_only) == 1

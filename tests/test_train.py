@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -249,3 +251,20 @@ def test_a_tiny_run_trains_with_the_pruned_rnnt_loss(corpus: TinyCorpus, tmp_pat
     model = build_model(load_checkpoint(out / "checkpoints" / "last.pt"))
     assert isinstance(model, Transducer) and model.config.pruned_loss is not None
     assert model.config.pruned_loss.prune_range == 3 and model.simple_encoder_proj is not None
+
+
+def test_a_run_without_a_progress_bar_logs_its_loss_into_a_timestamped_train_log(
+    corpus: TinyCorpus, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch job redirects stderr: with the bar off, no loss was logged at all, and no file kept it."""
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "run"
+    train(tiny_run_config(corpus, out, "trainer.max_steps=4", "trainer.log_every_steps=2",
+                          "trainer.validate_every_steps=4"))  # fmt: skip
+    text = (out / "train.log").read_text()
+    assert "\r" not in text
+    lines = text.splitlines()
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) simul\.", line) for line in lines), lines
+    assert any("step 2/4: loss" in line for line in lines) and any("step 4/4: loss" in line for line in lines)
+    handlers = [getattr(h, "baseFilename", None) for h in logging.getLogger().handlers]
+    assert str(out / "train.log") not in handlers  # removed after the run

@@ -39,6 +39,7 @@ from simul.data.features.audio import load_waveform
 from simul.data.instance import Instance
 from simul.eval.scoring import default_quality_metrics
 from simul.io import atomic_write_text
+from simul.logs import progress_bar_disabled
 from simul.streaming import Policy, StreamingModel, stream_references
 
 __all__ = [
@@ -122,7 +123,7 @@ def write_simuleval_inputs(
     directory = Path(directory).resolve()
     paths = []
     for index, instance in enumerate(
-        tqdm(instances, desc="simuleval wavs", unit="utt", disable=not progress)
+        tqdm(instances, desc="simuleval wavs", unit="utt", disable=progress_bar_disabled(progress))
     ):
         if _is_whole_file(instance, sample_rate):
             paths.append(str(Path(instance.audio_path).resolve()))

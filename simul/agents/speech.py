@@ -24,9 +24,14 @@ default) that is the segment in which the word is written.  A policy with
 the word is complete; SimulEval, which only sees whole words, then records the later segment,
 while simul's log keeps the earlier one.
 
-Limits: speech input only (no model in simul reads text); the audio must be at the model's sample
-rate (``simul eval`` resamples, SimulEval cannot); float32 only (``--fp16`` is refused); the model
-is built on SimulEval's ``--device``.
+Audio at another rate or with several channels is mixed down to mono and resampled to the
+model's rate as ``simul eval`` does (soxr, the same quality), and the agent logs it once per
+rate and channel count.  soxr's stream resampler holds back a few ms of output until it has seen
+the input after it, so simul's own log can put a word up to a segment later than ``simul eval``
+on such audio (SimulEval's delays are its own, in the file's time).
+
+Limits: speech input only (no model in simul reads text); float32 only (``--fp16`` is refused);
+the model is built on SimulEval's ``--device``.
 
 Example::
 
@@ -38,18 +43,29 @@ Example::
 from __future__ import annotations
 
 import argparse
+import logging
+import warnings
 from typing import Any, final
 
+import numpy as np
 import torch
-from simuleval.agents import AgentStates, SpeechToTextAgent
-from simuleval.agents.actions import Action, ReadAction, WriteAction
 from typing_extensions import override
+
+# SimulEval imports pydub (for speech output, which no simul agent writes), and pydub warns on
+# every import that ffmpeg is missing: silenced here, where simul imports SimulEval.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
+    from simuleval.agents import AgentStates, SpeechToTextAgent
+    from simuleval.agents.actions import Action, ReadAction, WriteAction
 
 from simul.agents.options import add_agent_args, build_setup, parse_stream_files
 from simul.agents.stream_log import SimulStreamLog, open_stream_log
+from simul.data.features.audio import StreamResampler, conversions_note, to_mono
 from simul.streaming import StreamingSession
 
 __all__ = ["SimulAgentStates", "SimulSpeechAgent"]
+
+logger = logging.getLogger(__name__)
 
 
 @final
@@ -67,6 +83,8 @@ class SimulAgentStates(AgentStates):
         """The utterance's loop; created at its first segment."""
         self.num_samples_pushed: int = 0
         """How many of ``source``'s samples the session has read."""
+        self.resampler: StreamResampler | None = None
+        """From the file's rate to the model's; created at the utterance's first segment."""
 
 
 @final
@@ -82,6 +100,8 @@ class SimulSpeechAgent(SpeechToTextAgent):
             reference_files=references,
             description=self.setup.description,
         )
+        self._noted: set[tuple[int, int]] = set()
+        """The (rate, channels) of audio whose conversion was logged already."""
         super().__init__(args)
 
     @staticmethod
@@ -103,6 +123,19 @@ class SimulSpeechAgent(SpeechToTextAgent):
                 f"the model was built on {self.setup.device}, but SimulEval moves it to {device}."
             )
 
+    def _convert(self, states: SimulAgentStates, samples: np.ndarray) -> np.ndarray:
+        """SimulEval's new samples ((N,), or (N, C) for C channels) as the model's mono waveform."""
+        model_rate = self.setup.model.sample_rate
+        if states.resampler is None:
+            file_rate = states.source_sample_rate or model_rate
+            states.resampler = StreamResampler(file_rate, model_rate)
+            channels = samples.shape[1] if samples.ndim == 2 else 1
+            note = conversions_note(file_rate, channels, model_rate)
+            if note is not None and (file_rate, channels) not in self._noted:
+                self._noted.add((file_rate, channels))
+                logger.info("the source audio is %s for the model, as simul eval does", note)
+        return states.resampler.push(to_mono(samples), last=states.source_finished)
+
     def _session(self, states: SimulAgentStates) -> StreamingSession:
         if states.session is None:
             states.session = StreamingSession(
@@ -122,22 +155,15 @@ class SimulSpeechAgent(SpeechToTextAgent):
             raise ValueError(
                 f"`states` must be SimulAgentStates, but is {type(states).__name__} instead."
             )
-        rate = self.setup.model.sample_rate
-        if states.source_sample_rate not in (0, rate):
-            raise ValueError(
-                f"the audio is at {states.source_sample_rate} Hz, but the model reads {rate} Hz: "
-                "resample the wavs (simul eval resamples; SimulEval cannot)."
-            )
         new_samples = states.source[states.num_samples_pushed :]
         if not new_samples and not states.source_finished:
             return ReadAction()
         if states.num_samples_pushed == 0 and not new_samples:
             raise ValueError("an instance has no audio samples; SimulEval sent an empty source.")
         states.num_samples_pushed = len(states.source)
+        waveform = self._convert(states, np.asarray(new_samples, dtype=np.float32))
         session = self._session(states)
-        words = session.push(
-            torch.tensor(new_samples, dtype=torch.float32), source_finished=states.source_finished
-        )
+        words = session.push(torch.from_numpy(waveform), source_finished=states.source_finished)
         text = " ".join(w.text for w in words if w.stream == self.setup.primary_stream)
         if not states.source_finished:
             return WriteAction(text, finished=False) if text else ReadAction()

@@ -49,30 +49,54 @@ ORACLE_LABEL = "oracle"
 LOWER_IS_BETTER = frozenset({"WER", "CER", "TER"})
 
 _SCORES_FILE = "scores.tsv"
+_FULL_SCORES_FILE = "corpus_scores.tsv"
+_PROVENANCE_FILE = "scores.json"
 
 
 def read_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One run's corpus scores and provenance, from ``scores.tsv`` (``simul eval``/``score``/``data oracle``).
+    """One run's corpus scores and provenance (``simul eval``/``score``/``data oracle``'s files).
+
+    The full-precision ``corpus_scores.tsv`` and the provenance of ``scores.json``; a run written
+    before those existed has them in ``scores.tsv``, after ``# KEY: JSON`` header lines.
 
     Args:
         path: the run's output directory (``simul score``'s is ``LOG_DIR/simul-scores``), or
-            its ``scores.tsv``.
+            one of its score files.
 
     Returns:
-        The table, one row per stream (column ``stream``), and the provenance of the ``#``
-        header (``{"inputs": {...}, "scoring": {...}, ...}``).
+        The table, one row per stream (column ``stream``), and the provenance
+        (``{"inputs": {...}, "scoring": {...}, ...}``).
 
     Raises:
-        FileNotFoundError: no ``scores.tsv`` there.
+        FileNotFoundError: no score file there.
         ValueError: a file that is not simul's (SimulEval's own ``scores.tsv`` has no stream).
     """
     path = Path(path)
-    if path.is_dir():
-        path = path / _SCORES_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no {_SCORES_FILE} at {path}; give a `simul eval` or `simul score` output directory."
+    directory = path if path.is_dir() else path.parent
+    full = directory / _FULL_SCORES_FILE
+    if full.is_file():
+        table = pd.read_csv(full, sep="\t")
+        document = directory / _PROVENANCE_FILE
+        provenance = json.loads(document.read_text(encoding="utf-8"))["provenance"] if document.is_file() else {}
+        path = full
+    else:
+        path = directory / _SCORES_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no {_SCORES_FILE} at {path}; give a `simul eval` or `simul score` output directory."
+            )
+        table, provenance = _read_commented_scores(path)
+    if "stream" not in table.columns:
+        raise ValueError(
+            f"{path} must have a `stream` column (simul's scores), but has {list(table.columns)}; "
+            "for SimulEval's own scores.tsv, score its log with `simul score`."
         )
+    return table, provenance
+
+
+def _read_commented_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A ``scores.tsv`` as simul wrote it before ``corpus_scores.tsv``: ``# KEY: JSON`` lines, then
+    the full-precision table."""
     provenance: dict[str, Any] = {}
     with open(path, encoding="utf-8") as f:
         for line_number, line in enumerate(f, start=1):
@@ -87,13 +111,7 @@ def read_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                 raise ValueError(
                     f"{path}:{line_number}: a header line must be `# KEY: JSON`, but is {line.strip()!r}."
                 ) from None
-    table = pd.read_csv(path, sep="\t", comment="#")  # as simul.eval.report documents
-    if "stream" not in table.columns:
-        raise ValueError(
-            f"{path} must have a `stream` column (simul's scores), but has {list(table.columns)}; "
-            "for SimulEval's own scores.tsv, score its log with `simul score`."
-        )
-    return table, provenance
+    return pd.read_csv(path, sep="\t", comment="#"), provenance
 
 
 def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -277,6 +295,26 @@ def pareto_table(table: pd.DataFrame, latency_axes: Sequence[str] = ("LAAL", "LA
     return result
 
 
+def _instances_note(points: pd.DataFrame) -> str:
+    """`` (50 instances)`` for the title: a reader must know how many utterances a point averages."""
+    if "num_instances" not in points or points["num_instances"].dropna().empty:
+        return ""
+    counts = sorted({int(n) for n in points["num_instances"].dropna()})
+    shown = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f" ({shown} instances)"
+
+
+def _no_data_note(points: pd.DataFrame, x_name: str, quality: str) -> str:
+    """What an empty panel says: no run at all, or runs without a latency (they wrote nothing)."""
+    if points.empty:
+        return "no data: no finished run"
+    if x_name not in points or quality not in points:
+        return f"no data: the runs have no {x_name if x_name not in points else quality} column"
+    if points[x_name].isna().all():
+        return f"no data: none of the {len(points)} runs wrote any output\n(no {x_name} to plot)"
+    return f"no data: no run has both {x_name} and {quality}"
+
+
 def plot_latency_quality(
     points: pd.DataFrame,
     *,
@@ -317,6 +355,7 @@ def plot_latency_quality(
     for index, (axis, variant) in enumerate(axes_names):
         plot = figure.add_subplot(rows, columns, index + 1)
         x_name = f"{axis}{variant}"
+        drawn = curve = 0
         for key, group in points.groupby(groups, sort=False, dropna=False):
             label, segment_ms = (key[0], key[1]) if len(groups) == 2 else (key[0], None)
             if x_name not in group or quality not in group:
@@ -324,16 +363,22 @@ def plot_latency_quality(
             group = group.dropna(subset=[x_name, quality]).sort_values(x_name)
             if group.empty:
                 continue
+            drawn += len(group)
             name = label if segment_ms is None or pd.isna(segment_ms) else f"{label} ({int(segment_ms)} ms)"
             if len(group) == 1:
-                plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
+                (line,) = plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
             else:
-                plot.plot(group[x_name], group[quality], marker="o", label=name)
+                (line,) = plot.plot(group[x_name], group[quality], marker="o", label=name)
+            # Labels name the parameter ("k=3") in the curve's colour; alternate curves put theirs
+            # above-left and below-right of the points, so two close curves' labels do not overlap.
+            above = curve % 2 == 0
+            curve += 1
             for _, point in group.iterrows():
                 varied = point.get("varied")
                 if isinstance(varied, str) and varied:
-                    plot.annotate(varied.split("=")[-1], (point[x_name], point[quality]),
-                                  textcoords="offset points", xytext=(3, 3), fontsize=7)  # fmt: skip
+                    plot.annotate(varied, (point[x_name], point[quality]), textcoords="offset points",
+                                  xytext=(-4, 5) if above else (4, -11), ha="right" if above else "left",
+                                  fontsize=7, color=line.get_color())  # fmt: skip
         if axis in oracle:
             plot.axvline(oracle[axis], color="gray", linestyle="--", label=f"oracle {axis}")
         for segment_ms, values in sorted(segment_oracles.items()):
@@ -343,12 +388,18 @@ def plot_latency_quality(
                 # which dotted line is which, on the line itself
                 plot.text(values[axis], 0.99, f" {segment_ms} ms", transform=plot.get_xaxis_transform(),
                           rotation=90, va="top", ha="right", fontsize=7, color="gray")  # fmt: skip
+        if drawn == 0:  # an empty panel must not pass for a plot whose points fell off its axes
+            plot.text(0.5, 0.5, _no_data_note(points, x_name, quality), transform=plot.transAxes,
+                      ha="center", va="center", fontsize=11, color="tab:red", wrap=True)  # fmt: skip
         kind = "computation-aware" if variant else "non computation-aware"
+        plot.margins(x=0.08, y=0.08)  # an oracle line at the smallest latency stays off the spine
         plot.set_xlabel(f"{x_name} (ms)")
         plot.set_ylabel(quality)
-        plot.set_title(f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}", fontsize=10)
+        heading = f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}"
+        plot.set_title(heading + _instances_note(points), fontsize=10)
         plot.grid(alpha=0.3)
-        plot.legend(fontsize=7)
+        if plot.get_legend_handles_labels()[0]:
+            plot.legend(fontsize=7)
     return figure
 
 

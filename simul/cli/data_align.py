@@ -34,8 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="splits to align together (default: train)",
     )  # fmt: skip
     parser.add_argument(
-        "--lang", nargs="+", required=True, metavar="LANG", dest="langs",
-        help="target languages, one eflomal run each (e.g. de es)",
+        "--langs", "--lang", nargs="+", required=True, metavar="LANG", dest="langs",
+        help="target languages, one eflomal run each (e.g. de es; --lang is the older name)",
     )  # fmt: skip
     parser.add_argument(
         "--format", choices=CORPUS_FORMATS, default=None, dest="corpus_format",
@@ -43,8 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--src-lang", default="en", help="transcript language (default: en)")
     parser.add_argument(
-        "--out-dir", type=Path, default=None,
-        help="where to write (default: CORPUS_DIR/alignments)",
+        "--output", "--out-dir", type=Path, default=None, dest="out_dir",
+        help="where to write (default: CORPUS_DIR/alignments; --out-dir is the older name)",
     )  # fmt: skip
     parser.add_argument(
         "--symmetrization", choices=SYMMETRIZATIONS, default=_DEFAULTS.symmetrization,

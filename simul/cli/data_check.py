@@ -59,10 +59,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--src-lang", default="en", help="language of the speech (default: en)")
     parser.add_argument(
+        "--langs",
         "--tgt-langs",
         nargs="+",
         default=None,
-        help="target languages that must be present (default: every one the layout shows)",
+        dest="tgt_langs",
+        help="target languages that must be present (default: every one the layout shows; "
+        "--tgt-langs is the older name)",
     )
     parser.add_argument(
         "--allow-resample",

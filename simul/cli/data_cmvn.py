@@ -38,10 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="language code of the transcripts, SPLIT.SRC_LANG (default: en)",
     )
     parser.add_argument(
+        "--output",
         "--out",
         type=Path,
         default=None,
-        help="output .npz file (default: CORPUS_DIR/cmvn.npz)",
+        dest="out",
+        help="output .npz file (default: CORPUS_DIR/cmvn.npz; --out is the older name)",
     )
     parser.add_argument(
         "--num-mel-bins",

@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "(a corpus built by `simul data synth`): each target word is "
             "due when the last source word aligned to it ends (unaligned words inherit their "
             "predecessor's delay; delays never decrease). Writes OUT/instances.log (one stream "
-            "per language), OUT/config.yaml, and the latency scores (OUT/scores.tsv, "
+            "per language), OUT/config.yaml, and the latency scores (OUT/scores.tsv, corpus_scores.tsv, "
             "scores.json, instance_scores.tsv), and prints the table. The delays are exact word "
             "ends in ms; a system reading S ms segments can only write at multiples of S, "
             "which --segment-ms S accounts for (the floor of that segment size's curves)."

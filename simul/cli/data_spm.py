@@ -30,11 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="text files, one sentence per line",
     )
     parser.add_argument(
+        "--output",
         "--out",
         type=Path,
         required=True,
         metavar="PREFIX",
-        help="output path without extension: writes PREFIX.model and PREFIX.vocab",
+        dest="out",
+        help="output path without extension: writes PREFIX.model and PREFIX.vocab (--out is the "
+        "older name)",
     )
     parser.add_argument(
         "--vocab-size",

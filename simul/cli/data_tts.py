@@ -76,7 +76,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--target", type=_target, action="append", required=True, metavar="LANG=FILE",
         help="a translation file, line-aligned with --source; repeat for more languages",
     )  # fmt: skip
-    parser.add_argument("--out", type=Path, required=True, help="corpus root to write into")
+    parser.add_argument(
+        "--output", "--out", type=Path, required=True, dest="out",
+        help="corpus root to write into (--out is the older name)",
+    )  # fmt: skip
     parser.add_argument("--split", required=True, help="split name (train, dev, tst-COMMON, ...)")
     parser.add_argument(
         "--source-lang", default="en", help="language code of --source (default: en)"

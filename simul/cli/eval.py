@@ -7,7 +7,7 @@ Reads any corpus the readers know (MuST-C, CoVoST 2, fairseq S2T manifests, Simu
 ``--format``, ``--split``, ``--src-lang``, ``--tgt-lang``), runs every instance through the one
 simultaneous loop and scores it (:func:`simul.evaluation.evaluate`, with a progress bar and
 resumable partial results), and writes into ``--output``: ``instances.log`` + ``config.yaml`` (SimulEval's
-format, every output stream), ``scores.tsv``, ``instance_scores.tsv`` and ``scores.json``
+format, every output stream), ``scores.tsv``, ``corpus_scores.tsv``, ``instance_scores.tsv`` and ``scores.json``
 (:mod:`simul.eval.report`), whose provenance names the model, the policy and all its parameters,
 the segment size, the data and the software versions.
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,7 @@ from simul.evaluation import (
 )
 from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "default_output", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +86,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--segment-ms",
+        "--source-segment-size",
         type=int,
         default=None,
-        help="source segment size in ms (same as --set policy.segment_ms=N; default: the policy's, 320)",
+        dest="segment_ms",
+        help="source segment size in ms (same as --set policy.segment_ms=N; SimulEval's "
+        "--source-segment-size; default: the policy's, 320)",
     )
     parser.add_argument(
         "--format", choices=CORPUS_FORMATS, default=None, help="corpus layout (default: detected)"
@@ -106,7 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--output",
         type=Path,
         default=None,
-        help="output directory (default: runs/eval/MODEL-POLICY-SEGMENTms)",
+        help="output directory (default: runs/eval/MODEL-POLICY[-KEY=VALUE...]-SEGMENTms, with "
+        "every --set given, so runs of other parameters never share a folder)",
     )
     parser.add_argument(
         "--resume",
@@ -183,6 +189,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def default_output(
+    model_name: str,
+    policy_name: str,
+    policy_overrides: Mapping[str, Any],
+    model_overrides: Mapping[str, Any],
+    segment_ms: int,
+) -> Path:
+    """``runs/eval/MODEL-POLICY-k=3-320ms``: the folder of a run given no ``--output``.
+
+    Every ``--set`` is in the name (``model.`` ones with their prefix, nested keys dotted), so
+    ``k=3`` and ``k=5`` go to two folders instead of the second replacing the first.  Characters
+    other than letters, digits and ``.,=+_-`` become ``_``.
+    """
+    parts = [model_name, policy_name]
+    for prefix, values in (("", policy_overrides), ("model.", model_overrides)):
+        for key, value in _flat_items(values):
+            if prefix == "" and key == "segment_ms":
+                continue  # in the name's last part
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            parts.append(re.sub(r"[^A-Za-z0-9.,=+_-]", "_", f"{prefix}{key}={text}"))
+    return Path("runs") / "eval" / "-".join([*parts, f"{segment_ms}ms"])
+
+
+def _flat_items(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"attention": {"layer": 2}, "k": 3}`` -> ``[("attention.layer", 2), ("k", 3)]``."""
+    items: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            items += _flat_items(value, f"{prefix}{key}.")
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
 def _arguments(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed command-line options, as JSON values (for provenance)."""
     return {
@@ -219,8 +259,8 @@ def run(args: argparse.Namespace) -> int:
             tgt_lang=args.tgt_lang, max_instances=args.max_instances,
         )
     )  # fmt: skip
-    output = args.output or (
-        Path("runs") / "eval" / f"{model.name}-{args.policy}-{run.policy.segment_ms}ms"
+    output = args.output or default_output(
+        model.name, args.policy, policy_overrides, overrides["model"], run.policy.segment_ms
     )
     request = EvaluationRequest(
         model=model,

@@ -14,12 +14,15 @@ the one-line summaries kept here) and ``simul COMMAND ...`` imports only that co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from simul import __version__
+from simul.logs import log_to_file
 
 #: Command name -> (module, the one-line summary that ``simul --help`` shows), in help order.
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,6 +55,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 
 _ALL = "*"
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 def build_parser(command: str | None = _ALL, nested: str | None = _ALL) -> argparse.ArgumentParser:
     """The ``simul`` parser, with the full sub-parser of ``command`` only.
@@ -70,10 +75,7 @@ def build_parser(command: str | None = _ALL, nested: str | None = _ALL) -> argpa
         ),
     )
     parser.add_argument("--version", action="version", version=f"simul {__version__}")
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="verbosity of the log on stderr (default: INFO)",
-    )
+    _add_log_options(parser, default=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, summary) in _COMMANDS.items():
         if command in (_ALL, name):
@@ -81,7 +83,35 @@ def build_parser(command: str | None = _ALL, nested: str | None = _ALL) -> argpa
             importlib.import_module(module).add_parser(subparsers, **options)
         else:
             subparsers.add_parser(name, help=summary)
+    for subparser in _subparsers(parser):
+        _add_log_options(subparser, default=False)
     return parser
+
+
+def _add_log_options(parser: argparse.ArgumentParser, *, default: bool) -> None:
+    """``--log-level`` and ``--log-file``, on ``simul`` and on every subcommand.
+
+    Why on both: ``simul eval ... --log-level DEBUG`` is where a user types it.  A subcommand's
+    copy has no default (``SUPPRESS``), so it changes the value only when given there.
+    """
+    parser.add_argument(
+        "--log-level", choices=_LOG_LEVELS, default="INFO" if default else argparse.SUPPRESS,
+        help="verbosity of the log (default: INFO)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--log-file", type=Path, default=None if default else argparse.SUPPRESS, metavar="PATH",
+        help="also append the log to PATH, one timestamped line per record (for batch jobs)",
+    )  # fmt: skip
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand's parser under ``parser``, nested ones (``simul data synth``) included."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [subparser, *_subparsers(subparser)]
+    return found
 
 
 def _commands_in(argv: Sequence[str]) -> tuple[str | None, str | None]:
@@ -95,7 +125,7 @@ def _commands_in(argv: Sequence[str]) -> tuple[str | None, str | None]:
     for word in argv:
         if skip_value:
             skip_value = False
-        elif word == "--log-level" and not words:  # the top-level option takes a value
+        elif word in ("--log-level", "--log-file"):  # the logging options take a value
             skip_value = True
         elif not word.startswith("-"):
             words.append(word)
@@ -109,11 +139,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(*_commands_in(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="[simul] %(levelname)s %(message)s")
-    try:
-        return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"simul {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    with contextlib.ExitStack() as stack:
+        if args.log_file is not None:
+            stack.enter_context(log_to_file(args.log_file))
+        try:
+            return int(args.run(args) or 0)
+        except (ValueError, FileNotFoundError) as error:
+            logging.getLogger("simul").debug("%s failed", args.command, exc_info=True)
+            print(f"simul {args.command}: error: {error}", file=sys.stderr)
+            if args.log_file is not None:
+                logging.getLogger("simul").error("simul %s: error: %s", args.command, error)
+            return 2
 
 
 if __name__ == "__main__":

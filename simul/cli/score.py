@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Score the instances.log of a SimulEval or simul run. Latency equals SimulEval 1.1.4's "
             "scorers (same definitions, same corpus mean); with --computation-aware the plain "
             "columns stay plain (SimulEval 1.1.4 makes them computation-aware too: its issue 44). "
-            "Writes scores.tsv, instance_scores.tsv and scores.json with provenance. "
+            "Writes scores.tsv (rounded, as SimulEval's), corpus_scores.tsv (full precision), instance_scores.tsv and scores.json (with the provenance). "
             "--scorer omnisteval gives OmniSTEval 0.1.10's columns instead (IWSLT 2026: YAAL, "
             "LongYAAL after SoftSegmenter with --segments-yaml and --references)."
         ),
@@ -62,14 +62,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="take |Y*| from the hypothesis instead of the reference (AL, AP; LAAL then equals AL)",
     )
     parser.add_argument(
-        "--latency-unit", choices=("word", "char", "spm"), default="word",
+        "--latency-unit", "--eval-latency-unit", choices=("word", "char", "spm"), default="word", dest="latency_unit",
         help="unit of the delays in the log (SimulEval's --eval-latency-unit; default: word)",
     )
     parser.add_argument("--spm-model", default=None, help="SentencePiece model for --latency-unit spm")
     parser.add_argument("--source-type", choices=("speech", "text"), default=None,
                         help="speech (delays in ms) or text (delays in source tokens); "
                         "default: config.yaml beside the log, else inferred")
-    parser.add_argument("--bleu-tokenizer", default="13a", help="sacrebleu tokenizer for BLEU (default: 13a)")
+    parser.add_argument("--bleu-tokenizer", "--sacrebleu-tokenizer", default="13a", dest="bleu_tokenizer",
+                        help="sacrebleu tokenizer for BLEU (SimulEval's --sacrebleu-tokenizer; default: 13a)")
     parser.add_argument("--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER")
     parser.add_argument("--remove-punctuation", action="store_true",
                         help="remove punctuation (Unicode category P) before WER/CER")

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from simul.data.instance import Instance
 from simul.data.readers import CorpusItem
+from simul.logs import progress_bar_disabled
 
 __all__ = [
     "CheckConfig",
@@ -326,7 +327,7 @@ def check_items(items: Sequence[CorpusItem], config: CheckConfig | None = None) 
         problems.extend(_check_alignments(item))
         by_file.setdefault(item.instance.audio_path, []).append(item)
     resample_files = []
-    with tqdm(total=len(items), unit="seg", desc="check", disable=not config.progress) as progress:
+    with tqdm(total=len(items), unit="seg", desc="check", disable=progress_bar_disabled(config.progress)) as progress:
         for path, file_items in by_file.items():
             file_problems, needs_resampling = _check_file(path, file_items, config, progress)
             problems.extend(file_problems)

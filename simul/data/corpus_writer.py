@@ -48,6 +48,7 @@ from simul.data.tts import (
     synthesize_many,
 )
 from simul.io import atomic_write_bytes, atomic_write_text
+from simul.logs import progress_bar_disabled
 
 __all__ = [
     "SegmentText",
@@ -464,7 +465,7 @@ def write_split(
     sizes: dict[str, int] = {}
     audio_samples = 0
     results = synthesize_many(requests, jobs=config.jobs)
-    bar = tqdm(total=len(segments), desc=f"{split}: speech", unit="seg", disable=not progress)
+    bar = tqdm(total=len(segments), desc=f"{split}: speech", unit="seg", disable=progress_bar_disabled(progress))
     with bar:
         for index, result in enumerate(results):
             talk = talks[index // config.segments_per_talk]

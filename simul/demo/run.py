@@ -177,6 +177,12 @@ def _load_recipe(config: DemoConfig, spm_model: Path, cmvn: Path) -> TrainConfig
     ]  # fmt: skip
     if not config.progress:
         demo_paths.append("trainer.progress=false")
+    if config.config is None and not config.recipe.is_file():
+        # The recipes live in the repository's experiments/, which a wheel does not ship (yet).
+        raise FileNotFoundError(
+            f"the demo's recipe {config.recipe} does not exist: simul demo runs from a clone of "
+            "the repository (an installed simul has no experiments/), or give a recipe with --config."
+        )
     train_config = load_train_config(config.recipe, [*demo_paths, *config.overrides])
     if train_config.model.family != "transducer":
         raise ValueError(

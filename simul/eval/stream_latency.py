@@ -53,6 +53,7 @@ from simul.eval.records import InstanceOutput, StreamOutput
 from simul.eval.resegment import ResegmentUnit, resegment_text, split_units
 from simul.eval.scoring import Scores, ScoringConfig, score
 from simul.eval.talk_references import TalkReferences
+from simul.logs import progress_bar_disabled
 
 __all__ = ["StreamScores", "rebase_talk_times", "resegment_talks", "score_stream_laal", "talk_name"]
 
@@ -206,7 +207,7 @@ def resegment_talks(
     by_name = _check_talks(talks, references)
     records: list[InstanceOutput] = []
     edits = {stream: (0, 0) for stream in streams}
-    for talk in tqdm(references, desc="resegment", unit="talk", disable=not progress):
+    for talk in tqdm(references, desc="resegment", unit="talk", disable=progress_bar_disabled(progress)):
         instance = by_name[talk.talk]
         outputs: dict[str, list[StreamOutput]] = {}
         for stream in streams:

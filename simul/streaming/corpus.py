@@ -28,6 +28,7 @@ from simul.data.instance import Instance
 from simul.eval.log_io import read_instances_log, write_instances_log
 from simul.eval.records import InstanceOutput
 from simul.io import atomic_write_text
+from simul.logs import progress_bar_disabled
 from simul.provenance import changed_settings
 from simul.streaming.model import StreamingModel
 from simul.streaming.policy import Policy
@@ -151,7 +152,7 @@ def simulate_corpus(
     done = _start_partial(partial, identity, resume)
     records: list[InstanceOutput] = []
     for index, instance in enumerate(
-        tqdm(instances, desc="simulate", unit="utt", disable=not progress)
+        tqdm(instances, desc="simulate", unit="utt", disable=progress_bar_disabled(progress))
     ):
         if index in done:
             records.append(done[index])

@@ -46,7 +46,8 @@ def stream_references(
                 if len(instance.target_texts) > 1:
                     raise ValueError(
                         f"instance {instance.id!r} has translations into "
-                        f"{sorted(instance.target_texts)}: choose the `st` stream's target language."
+                        f"{sorted(instance.target_texts)}: choose the `st` stream's target language "
+                        "(`simul eval --tgt-lang`, a sweep's `data.tgt_lang`)."
                     )
                 lang = next(iter(instance.target_texts), None)
             references[stream] = instance.target_texts.get(lang) if lang is not None else None

@@ -93,17 +93,25 @@ class CrossAttention(SignalRequest):
 
     def __post_init__(self) -> None:
         if isinstance(self.layer, bool) or not isinstance(self.layer, int):
-            raise ValueError(f"`attention_layer` must be an int, but is {self.layer!r} instead.")
+            raise ValueError(
+                f"`policy.attention.layer` (the cross-attention layer) must be an int, but is "
+                f"{self.layer!r} instead."
+            )
 
     def check(self, signals: Signals, where: str) -> None:
         _check_rows(signals.cross_attention, "cross_attention", signals, where)
 
     def check_layer(self, num_layers: int, whose: str = "this model's") -> None:
-        """Raise a ``ValueError`` unless ``layer`` is one of ``num_layers`` decoder layers."""
+        """Raise a ``ValueError`` unless ``layer`` is one of ``num_layers`` decoder layers.
+
+        The message names the key a user sets (``--set policy.attention.layer=N`` of EDAtt and
+        AlignAtt), not this request's field.
+        """
         if not -num_layers <= self.layer < num_layers:
             raise ValueError(
-                f"`attention_layer` must be in [{-num_layers}, {num_layers}) for {whose} "
-                f"{num_layers} decoder layers, but is {self.layer} instead."
+                f"`policy.attention.layer` (the cross-attention layer) must be in "
+                f"[{-num_layers}, {num_layers}) for {whose} {num_layers} decoder layers, but is "
+                f"{self.layer} instead."
             )
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simul.analysis.curves import ORACLE_LABEL, latency_values, plot_latency_quality
+from simul.eval.report import NO_OUTPUT, is_latency_column, wrote_nothing
 from simul.io import atomic_write_bytes, atomic_write_text
 from simul.sweep.config import SweepConfig, expand
 from simul.sweep.runner import ORACLE_DIR, RUNS_DIR, finished_result
@@ -68,11 +69,17 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(table: pd.DataFrame, columns: list[str]) -> str:
-    """A Markdown table of ``columns`` (those present), numbers with 2 decimals."""
+    """A Markdown table of ``columns`` (those present), numbers with 2 decimals.
+
+    A run whose instances wrote nothing shows ``no output`` in its latency cells (its quality
+    is scored, against empty hypotheses); other missing values are ``–``.
+    """
     present = [c for c in columns if c in table.columns]
     lines = ["| " + " | ".join(present) + " |", "|" + "|".join("---" for _ in present) + "|"]
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(_cell(row[c]) for c in present) + " |")
+        empty = row.get("policy") != ORACLE_LABEL and wrote_nothing(row)
+        cells = [NO_OUTPUT if empty and is_latency_column(c) else _cell(row[c]) for c in present]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

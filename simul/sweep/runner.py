@@ -46,10 +46,12 @@ from simul.evaluation import (
     read_test_set,
 )
 from simul.io import atomic_write_text
+from simul.logs import progress_bar_disabled
 from simul.streaming import ElapsedClock
 from simul.sweep.config import RunSpec, SweepConfig, expand
 
 __all__ = [
+    "FAILED_FILE",
     "ORACLE_DIR",
     "RESULT_FILE",
     "RUNS_DIR",
@@ -68,6 +70,8 @@ logger = logging.getLogger(__name__)
 
 #: Written last by a finished run.
 RESULT_FILE = "result.json"
+#: Written into a run's folder when it raised (the message), removed when it is run again.
+FAILED_FILE = "failed.txt"
 #: Where the runs' directories go, inside the sweep's output directory.
 RUNS_DIR = "runs"
 #: The oracle's directory, inside the sweep's output directory.
@@ -180,6 +184,7 @@ def execute_run(spec: RunSpec, output_dir: str) -> dict[str, Any]:
     torch.set_num_threads(spec.threads)
     run_dir = _run_dir(Path(output_dir), spec)
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / FAILED_FILE).unlink(missing_ok=True)  # an earlier attempt's
     command = "simul eval " + shlex.join(eval_arguments(spec, run_dir))
     request, test_set = evaluation_request(spec, run_dir)
     start = time.perf_counter()
@@ -272,7 +277,7 @@ def _exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
 def _run_local(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) -> dict[str, str]:
     failures: dict[str, str] = {}
     output = str(config.output_dir)
-    progress = tqdm(total=len(specs), desc="sweep", unit="run")
+    progress = tqdm(total=len(specs), desc="sweep", unit="run", disable=progress_bar_disabled(True))
     if config.workers == 0:
         for spec in specs:
             try:
@@ -318,7 +323,7 @@ def _run_submitit(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) 
     executor.update_parameters(**parameters)
     jobs = executor.map_array(run, list(specs), [str(config.output_dir)] * len(specs))
     failures: dict[str, str] = {}
-    for spec, job in tqdm(list(zip(specs, jobs, strict=True)), desc="sweep", unit="run"):
+    for spec, job in tqdm(list(zip(specs, jobs, strict=True)), desc="sweep", unit="run", disable=progress_bar_disabled(True)):
         try:
             job.result()
         except Exception as error:  # submitit re-raises the job's error, or a scheduler failure
@@ -360,6 +365,9 @@ def run_sweep(config: SweepConfig, *, run: Callable[[RunSpec, str], Any] = execu
             failures = _run_submitit(todo, config, run)
     for run_id, message in failures.items():
         logger.error("run %s failed: %s", run_id, message)
+        run_dir = output / RUNS_DIR / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / FAILED_FILE, message + "\n")  # for `simul sweep status`
     if config.oracle.enabled:
         run_oracle(config)
     executed = tuple(s.run_id for s in todo if s.run_id not in failures)

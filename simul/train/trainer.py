@@ -47,6 +47,7 @@ from simul.families.checkpoint import (
 )
 from simul.families.registry import get_family
 from simul.io import atomic_write_bytes, atomic_write_text, lock_directory
+from simul.logs import log_to_file, progress_bar_disabled
 from simul.provenance import changed_settings, provenance
 from simul.train.config import TrainConfig, config_to_dict
 from simul.train.data import (
@@ -452,8 +453,11 @@ class _Trainer:
         started = time.monotonic()
         progress = tqdm(
             total=trainer.max_steps, initial=self.step, desc="train", unit="step",
-            disable=not (trainer.progress and self.context.is_main),
+            disable=progress_bar_disabled(trainer.progress and self.context.is_main),
         )  # fmt: skip
+        # Without a bar (turned off, or stderr is no terminal: a batch job's log file), the loss
+        # goes to the log every `log_every_steps`, or a redirected run would show none at all.
+        log_loss = bool(progress.disable) and self.context.is_main
         interrupted = False
         validated_at = checkpointed_at = -1
         while self.step < trainer.max_steps:
@@ -471,6 +475,11 @@ class _Trainer:
             if self.writer is not None and self.step % trainer.log_every_steps == 0:
                 for name, value in scalars.items():
                     self.writer.add_scalar(f"train/{name}", value, self.step)
+            if log_loss and self.step % trainer.log_every_steps == 0:
+                logger.info(
+                    "step %d/%d: loss %.4f, lr %.3g, epoch %d", self.step, trainer.max_steps,
+                    scalars["loss"], scalars["lr"], self.position.epoch,
+                )  # fmt: skip
             if self.step % trainer.validate_every_steps == 0:
                 self._validate()
                 validated_at = self.step
@@ -523,11 +532,13 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None) -> TrainR
     """
     context = init_distributed(config.trainer.device)
     try:
-        # Rank 0 writes the run's files: a second run into the same folder is refused.
-        locked = contextlib.nullcontext()
-        if context.is_main:
-            locked = lock_directory(Path(config.trainer.output_dir), "simul train")
-        with locked:
+        # Rank 0 writes the run's files: a second run into the same folder is refused.  Its log
+        # also goes to OUTPUT/train.log (appended on resume), timestamped, for batch jobs.
+        with contextlib.ExitStack() as stack:
+            if context.is_main:
+                output = Path(config.trainer.output_dir)
+                stack.enter_context(lock_directory(output, "simul train"))
+                stack.enter_context(log_to_file(output / "train.log"))
             return _Trainer(config, context).run(stop_after_steps)
     finally:
         shutdown_distributed(context)

@@ -10,6 +10,8 @@ see one).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,16 @@ import torch
 
 from simul.data.instance import Instance
 
-__all__ = ["load_waveform", "read_segment", "resample", "resampled_num_samples"]
+__all__ = [
+    "StreamResampler",
+    "corpus_conversions",
+    "conversions_note",
+    "load_waveform",
+    "read_segment",
+    "resample",
+    "resampled_num_samples",
+    "to_mono",
+]
 
 # soxr's "high quality" preset: the default of ``soxr.resample`` and of sox itself.
 _SOXR_QUALITY = "HQ"
@@ -126,3 +137,89 @@ def load_waveform(instance: Instance, sample_rate: int) -> torch.Tensor:
             f"({file_rate} Hz), but is {instance.sample_rate} instead."
         )
     return torch.from_numpy(resample(waveform, file_rate, sample_rate))
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """(N,) as is, (N, C) averaged over its channels in float32, as :func:`read_segment` does."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 1:
+        return samples
+    if samples.ndim != 2:
+        raise ValueError(
+            f"`samples` must have shape (N,) or (N, channels), but has shape {samples.shape} instead."
+        )
+    mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+    return np.ascontiguousarray(mono)
+
+
+class StreamResampler:
+    """:func:`resample` for audio that arrives in chunks (the SimulEval agent's segments).
+
+    soxr's stream resampler, same quality: the chunks' outputs put together equal
+    :func:`resample` of the whole (tested), so a stream resampled here gives the model the
+    samples ``simul eval`` gives it.  soxr holds back a few ms of output until it has seen the
+    input after them (its filter's length); the last chunk (``last=True``) flushes them.
+    """
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        if from_rate <= 0 or to_rate <= 0:
+            raise ValueError(
+                f"sample rates must be > 0, but are from_rate={from_rate}, to_rate={to_rate} instead."
+            )
+        self.from_rate = from_rate
+        self.to_rate = to_rate
+        self._stream = (
+            None
+            if from_rate == to_rate
+            else soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality=_SOXR_QUALITY)
+        )
+        self._finished = False
+
+    def push(self, waveform: np.ndarray, *, last: bool) -> np.ndarray:
+        """The resampled samples that ``waveform`` (mono (N,) float32) completes.
+
+        Raises:
+            ValueError: samples pushed after the ``last`` chunk (an empty push is a no-op).
+        """
+        if self._finished:
+            if len(waveform):
+                raise ValueError("`waveform` must be empty after the last chunk, but holds samples.")
+            return np.zeros(0, dtype=np.float32)
+        self._finished = last
+        if self._stream is None:
+            return waveform
+        out = self._stream.resample_chunk(np.ascontiguousarray(waveform, dtype=np.float32), last=last)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def conversions_note(sample_rate: int, num_channels: int, model_rate: int) -> str | None:
+    """What happens to audio at ``sample_rate`` with ``num_channels`` before a model at
+    ``model_rate`` reads it, for a log line; ``None`` when nothing does."""
+    steps = []
+    if num_channels > 1:
+        steps.append(f"mixed down from {num_channels} channels to mono")
+    if sample_rate != model_rate:
+        steps.append(f"resampled from {sample_rate} Hz to {model_rate} Hz (soxr, {_SOXR_QUALITY})")
+    return " and ".join(steps) or None
+
+
+def corpus_conversions(instances: Iterable[Instance], model_rate: int) -> dict[str, int]:
+    """Each conversion :func:`load_waveform` applies to some of ``instances``, with how many.
+
+    For one log line each: a user who passes 44.1 kHz stereo recordings learns that they were
+    mixed down and resampled instead of guessing.  Reads each file's header once; a file that
+    is missing or unreadable is left to :func:`read_segment` to report.
+    """
+    channels: dict[Path, int] = {}
+    counts: Counter[str] = Counter()
+    for instance in instances:
+        path = Path(instance.audio_path)
+        if path not in channels:
+            try:
+                channels[path] = soundfile.info(str(path)).channels if path.is_file() else 1
+            except RuntimeError:  # soundfile.LibsndfileError
+                channels[path] = 1
+        note = conversions_note(instance.sample_rate, channels[path], model_rate)
+        if note is not None:
+            counts[note] += 1
+    return dict(counts)

@@ -29,6 +29,7 @@ from simul.data.features.audio import load_waveform
 from simul.data.features.fbank import FbankConfig, FbankExtractor
 from simul.data.instance import Instance
 from simul.io import atomic_write_bytes
+from simul.logs import progress_bar_disabled
 
 __all__ = ["Cmvn", "CmvnAccumulator", "compute_cmvn"]
 
@@ -229,7 +230,7 @@ def compute_cmvn(
     extractor = FbankExtractor(fbank_config)
     accumulator = CmvnAccumulator.empty(fbank_config.num_mel_bins)
     for position, instance in enumerate(
-        tqdm(instances, desc="cmvn", unit="utt", disable=not progress)
+        tqdm(instances, desc="cmvn", unit="utt", disable=progress_bar_disabled(progress))
     ):
         try:
             waveform = load_waveform(instance, fbank_config.sample_rate)

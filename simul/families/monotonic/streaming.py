@@ -180,7 +180,7 @@ class MonotonicStreamingModel(StreamingModel[MonotonicStreamState]):
             attention.check_layer(layers)
         if requirements.p_choose.start_layer >= layers:
             raise ValueError(
-                f"`p_choose_start_layer` must be below this model's {layers} decoder layers, but "
+                f"`policy.start_layer` must be below this model's {layers} decoder layers, but "
                 f"is {requirements.p_choose.start_layer} instead."
             )
 
