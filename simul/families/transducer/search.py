@@ -61,8 +61,18 @@ class SearchConfig:
     """Hypotheses kept; 1 is greedy search (the argmax at each step)."""
     max_symbols_per_frame: int = 4
     """Most tokens one encoder frame (40 ms) may emit before the search moves on."""
+    restart_after_sentence_end: bool = False
+    """After a token that ends a sentence (its piece ends in ``.``, ``!`` or ``?``), the predictor
+    starts over, as at an utterance's start.  For unsegmented streams: a model trained on
+    sentences learned that only blank follows a sentence's end, and on a talk it goes silent
+    after the first one it writes (measured: ``benchmarks/bench_long_stream.py``)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.restart_after_sentence_end, bool):
+            raise ValueError(
+                "`restart_after_sentence_end` must be a bool, but is "
+                f"{self.restart_after_sentence_end!r} instead."
+            )
         for name in ("beam_size", "max_symbols_per_frame"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -187,12 +197,14 @@ class TransducerSearch:
         config: SearchConfig | None = None,
         *,
         fbank_config: FbankConfig | None = None,
+        sentence_end_ids: frozenset[int] = frozenset(),
     ) -> None:
         self.model = model
         self.config = SearchConfig() if config is None else config
         self.fbank_config = FbankConfig() if fbank_config is None else fbank_config
         self.blank_id = model.blank_id
         self._device = next(model.parameters()).device
+        self._restart_ids = sentence_end_ids if self.config.restart_after_sentence_end else frozenset()
 
     # -- time stamps -------------------------------------------------------------------------
 
@@ -229,7 +241,7 @@ class TransducerSearch:
         state = state_type.stack([parent.predictor_state for parent in parents])
         inputs = torch.tensor(tokens, dtype=torch.int64, device=self._device)[:, None]  # (A, 1)
         out, state = self.model.predict(inputs, state)  # (A, 1, Dp)
-        return [
+        children = [
             Hypothesis(
                 tokens=parent.tokens + (token,),
                 frame_indices=parent.frame_indices + (frame,),
@@ -242,6 +254,14 @@ class TransducerSearch:
                 zip(parents, tokens, scores, state.unstack(), strict=True)
             )
         ]
+        if self._restart_ids and any(token in self._restart_ids for token in tokens):
+            start = self._start_hypothesis()  # a sentence ended: predict as at the start
+            children = [
+                replace(child, predictor_out=start.predictor_out, predictor_state=start.predictor_state)
+                if token in self._restart_ids else child
+                for child, token in zip(children, tokens, strict=True)
+            ]  # fmt: skip
+        return children
 
     def _log_probs(self, frame: Tensor, hypotheses: list[Hypothesis]) -> Tensor:
         """(A, V) log-probabilities of the next class for each hypothesis at ``frame`` (1, 1, De)."""
