@@ -300,3 +300,21 @@ def test_the_command_runs_gathers_and_can_use_submitits_local_executor(tmp_path,
     assert list(table["label"]) == ["wait-k", "oracle", "oracle @ 320 ms"]
     gather_only = parser.parse_args(["sweep", str(path), "data.max_instances=2", "--gather-only"])
     assert gather_only.run(gather_only) == 0
+
+
+def test_a_long_form_sweep_streams_talks_and_scores_stream_laal(tmp_path, corpus):
+    config = SweepConfig(
+        output_dir=str(tmp_path / "out"), data=DataSection(dir=str(corpus), tgt_lang="de", long_form=True),
+        model=ModelSection(toy=True), clock="real_time",
+        grid=[GridEntry(label="wait-k", policy="waitk", vary={"k": [2]})],
+    )  # fmt: skip
+    (spec,) = expand(config)
+    assert "--long-form" in eval_arguments(spec, tmp_path / "run")
+    result = execute_run(spec, str(tmp_path / "out"))
+    assert "StreamLAAL" in result["scores"]["st"]
+    run_dir = tmp_path / "out" / RUNS_DIR / spec.run_id
+    assert (run_dir / "segments.yaml").is_file() and (run_dir / "references.st").is_file()
+    # a sentence-level sweep's run ids do not change with the new field
+    sentence = SweepConfig(output_dir="o", data=DataSection(dir="d"), model=ModelSection(toy=True),
+                           grid=[GridEntry(label="a", policy="waitk")])  # fmt: skip
+    assert "long_form" not in expand(sentence)[0].data
