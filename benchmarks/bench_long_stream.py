@@ -20,7 +20,9 @@ Models:
 - ``transducer``: ``--transducer-checkpoint`` (a ``simul train`` checkpoint; its family's streaming
   model, native ``transducer`` policy), or the ``small`` preset with random weights;
 - ``aed``: the AED family's ``small`` preset (unlimited left context, as its recipe) with random
-  weights, step decoding, wait-k (k = 2 segments): no history selection.  The special tokens'
+  weights, step decoding, wait-k (k = 2 segments, every piece committed as written:
+  ``whole_words=False``, else a random model's pieces that never start a word would all be taken
+  back): no history selection.  The special tokens'
   (tied) embeddings are zeroed, so that it writes ordinary pieces (a random AED otherwise writes
   ``<s>`` or its end of sentence, and its prefix would not grow as a real model's does);
 - ``streamatt``: the same AED with StreamAtt's history selection (``decoding.history``: the last
@@ -332,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 policy: Policy = TransducerEmission(segment_ms=args.segment_ms)
             else:
                 model, label = _aed(args, tokenizer, streamatt=name == "streamatt")
-                policy = WaitK(k=2, segment_ms=args.segment_ms)
+                policy = WaitK(k=2, segment_ms=args.segment_ms, whole_words=False)
             print(f"# {label}; {args.minutes} min of {'corpus talks' if args.corpus else 'noise'}, "
                   f"{args.segment_ms} ms segments, {args.threads} thread(s)")  # fmt: skip
             print(

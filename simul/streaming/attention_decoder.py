@@ -404,7 +404,10 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         history = self.decoding.history
         layer = history.attention_layer % self.backend.num_decoder_layers
         rows = proposal.attention[: len(ids), layer].mean(dim=1)  # (N, T) mean over heads
-        peaks = (rows.argmax(dim=1) + state.frames_dropped).tolist() if rows.shape[1] else []
+        if rows.shape[1]:
+            peaks = (rows.argmax(dim=1) + state.frames_dropped).tolist()
+        else:  # no frame yet: the tokens attend to where the audio starts
+            peaks = [state.frames_dropped] * len(ids)
         written = state.written + ids
         attended = state.attended + tuple(int(p) for p in peaks)
         start = kept_text_start([self._piece(t) for t in written], history)
