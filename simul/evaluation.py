@@ -12,6 +12,15 @@ drifts (a provenance key missing here, a check skipped there).  The steps:
    :func:`~simul.eval.scoring.score`, and :func:`~simul.eval.report.write_scores`
    (``scores.tsv``, ``corpus_scores.tsv``, ``instance_scores.tsv``, ``scores.json`` with provenance).
 
+Long form (``TestSet.long_form`` and ``EvaluationRequest.long_form``, ``simul eval --long-form``):
+each instance is a whole talk (:func:`simul.data.talks.talks_from_segments`), streamed as one
+utterance; ``instances.log`` then has one line per talk, and next to it ``segments.yaml`` (the
+talks' gold segments, MuST-C's layout) and ``references.STREAM`` (one line per segment) are
+written, the inputs of ``simul score --stream-laal`` and of ``simul score --scorer omnisteval``'s
+long form.  The scores are StreamLAAL's (:func:`~simul.eval.stream_latency.score_stream_laal`):
+each talk's output re-segmented into its gold segments, LAAL on each (``StreamLAAL``, and
+``StreamLAAL_CA`` with ``computation_aware``), quality on the re-segmented text.
+
 Example:
     >>> request = EvaluationRequest(
     ...     model=ModelRequest(checkpoint=Path("runs/train/best.pt")),
@@ -23,9 +32,12 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +48,22 @@ from simul.config import check_positive_int
 from simul.data.features.audio import corpus_conversions
 from simul.data.instance import Instance
 from simul.data.readers import detect_format, find_splits, read_corpus_split
+from simul.data.talks import talks_from_segments
 from simul.eval.records import InstanceOutput
 from simul.eval.report import write_scores, wrote_nothing
 from simul.eval.scoring import Scores, ScoringConfig, score
+from simul.eval.stream_latency import score_stream_laal
+from simul.eval.talk_references import read_talk_references
 from simul.families.base import LoadedModel
 from simul.families.loading import builtin_model, load_streaming_model
-from simul.io import lock_directory
-from simul.streaming import DEFAULT_MAX_TOKENS, ElapsedClock, Policy, simulate_corpus
+from simul.io import atomic_write_text, lock_directory
+from simul.streaming import (
+    DEFAULT_MAX_TOKENS,
+    ElapsedClock,
+    Policy,
+    simulate_corpus,
+    stream_references,
+)
 
 __all__ = [
     "EvaluationRequest",
@@ -55,6 +76,7 @@ __all__ = [
     "evaluate",
     "load_model",
     "read_test_set",
+    "write_talk_references",
 ]
 
 logger = logging.getLogger(__name__)
@@ -77,7 +99,9 @@ class TestSet:
     tgt_lang: str | None = None
     """The language of the translation references; ``None``: every one the corpus has."""
     max_instances: int | None = None
-    """Evaluate the first N instances only; ``None``: all."""
+    """Evaluate the first N instances (talks, in long form) only; ``None``: all."""
+    long_form: bool = False
+    """Whole talks instead of sentences (:func:`simul.data.talks.talks_from_segments`)."""
 
 
 def read_test_set(test_set: TestSet) -> tuple[list[Instance], dict[str, Any], list[str]]:
@@ -104,6 +128,9 @@ def read_test_set(test_set: TestSet) -> tuple[list[Instance], dict[str, Any], li
         tgt_langs=[test_set.tgt_lang] if test_set.tgt_lang else None,
     )
     instances = [item.instance for item in items]
+    origin_of = {item.instance.id: item.origin for item in items}
+    if test_set.long_form:
+        instances = talks_from_segments(instances)
     if test_set.max_instances is not None:
         if test_set.max_instances < 1:
             raise ValueError(
@@ -112,7 +139,8 @@ def read_test_set(test_set: TestSet) -> tuple[list[Instance], dict[str, Any], li
         instances = instances[: test_set.max_instances]
     if not instances:
         raise ValueError(f"split {test_set.split!r} of {root} holds no instances.")
-    origins = [item.origin for item in items[: len(instances)]]
+    # a talk is listed where its first sentence is
+    origins = [origin_of[(i.segments or (i,))[0].id] for i in instances]
     data = {
         "dir": str(root),
         "format": corpus_format,
@@ -122,6 +150,9 @@ def read_test_set(test_set: TestSet) -> tuple[list[Instance], dict[str, Any], li
         "num_instances": len(instances),
         "instances_first_last": [instances[0].id, instances[-1].id],
     }
+    if test_set.long_form:
+        data["long_form"] = True
+        data["num_segments"] = sum(len(i.segments or ()) for i in instances)
     return instances, data, origins
 
 
@@ -215,9 +246,13 @@ class EvaluationRequest:
     target_lang: str | None = None
     """The ``st`` stream's reference language; ``None``: the checkpoint's, else each instance's only one."""
     max_tokens: int = DEFAULT_MAX_TOKENS
-    """Most tokens per instance."""
+    """Most tokens per instance (per gold segment of a talk, in long form)."""
     clock: ElapsedClock = ElapsedClock.SIMULEVAL
-    """How elapsed times are computed."""
+    """How elapsed times are computed (``REAL_TIME`` for talks: SimulEval's grows without
+    bound over a long stream)."""
+    long_form: bool = False
+    """The instances are whole talks (:attr:`TestSet.long_form`): write the segment references
+    next to the log and score StreamLAAL (see the module doc)."""
     primary_stream: str | None = None
     """The stream SimulEval sees in ``instances.log``; ``None``: the model's first."""
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
@@ -278,6 +313,16 @@ def evaluate(
     Raises:
         ValueError: a policy the model cannot serve, no instances, a ``resume`` of other settings.
     """
+    talks = [instance.segments is not None for instance in instances]
+    if request.long_form and not all(talks):
+        raise ValueError(
+            "`long_form` needs talk instances (read with `TestSet(long_form=True)`), but "
+            f"instance {instances[talks.index(False)].id!r} is a sentence."
+        )
+    if not request.long_form and any(talks):
+        raise ValueError(
+            f"instance {instances[talks.index(True)].id!r} is a talk: set `long_form` to score it."
+        )
     if run is None:
         run = build_run(request.model, request.policy)
     target_lang = request.target_lang or run.loaded.target_lang
@@ -294,6 +339,8 @@ def evaluate(
     model_rate = run.loaded.model.sample_rate
     for note, count in corpus_conversions(instances, model_rate).items():
         logger.info("the audio of %d of %d instances is %s for the model", count, len(instances), note)
+    if request.long_form:
+        inputs["long_form"] = True
     # One run per output folder: the lock is held until the scores are written (a second run
     # into the folder is refused instead of deleting this one's live .partial).
     with lock_directory(request.output, "simul eval"):
@@ -311,7 +358,17 @@ def evaluate(
             identity=inputs,
             origins=origins,
         )
-        scores = score(records, request.scoring)
+        if request.long_form:
+            yaml_path, reference_paths = write_talk_references(
+                request.output, instances, run.loaded.model.output_streams, target_lang
+            )
+            scores = score_stream_laal(
+                records, read_talk_references(yaml_path, reference_paths), request.scoring
+            ).scores
+            inputs["segments_yaml"] = str(yaml_path)
+            inputs["references"] = {k: str(v) for k, v in reference_paths.items()}
+        else:
+            scores = score(records, request.scoring)
         for stream, row in scores.corpus.iterrows():
             if wrote_nothing(row):
                 logger.warning(
@@ -327,3 +384,54 @@ def evaluate(
         run=run, records=records, scores=scores, written=written, target_lang=target_lang,
         inputs=inputs,
     )  # fmt: skip
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.\-]*")  # a plain YAML scalar in flow style
+
+
+def _seconds(num_samples: int, sample_rate: int) -> str:
+    """Decimal seconds of a sample count, without exponent (exact at 16 kHz: ``"2.5375"``)."""
+    return format((Decimal(num_samples) / sample_rate).normalize(), "f")
+
+
+def write_talk_references(
+    directory: Path, talks: Sequence[Instance], streams: Sequence[str], target_lang: str | None
+) -> tuple[Path, dict[str, Path]]:
+    """Write the talks' gold segments as ``directory/segments.yaml`` and ``references.STREAM``.
+
+    Why: ``simul score --stream-laal`` and ``--scorer omnisteval``'s long form read a MuST-C
+    segment list and one reference file per stream; a run limited to some talks (or a corpus in
+    another layout) has no such files of its own, so the run writes the ones it was scored on.
+
+    Args:
+        directory: where the files go (the run's output folder).
+        talks: talk instances (:attr:`~simul.data.instance.Instance.segments` set).
+        streams: the model's output streams (a file each, where the segments have references).
+        target_lang: the ``st`` stream's language (:func:`~simul.streaming.stream_references`).
+
+    Returns:
+        The segment list's path and the reference files by stream.
+    """
+    lines: list[str] = []
+    texts: dict[str, list[str]] = {stream: [] for stream in streams}
+    for talk in talks:
+        name = talk.audio_path.name
+        wav = name if _PLAIN_NAME.fullmatch(name) else json.dumps(name)
+        for segment in talk.segments or ():
+            offset = _seconds(segment.offset_samples - talk.offset_samples, talk.sample_rate)
+            duration = _seconds(segment.num_samples, talk.sample_rate)
+            lines.append(f"- {{duration: {duration}, offset: {offset}, wav: {wav}}}\n")
+            references = stream_references(segment, tuple(streams), target_lang)
+            for stream in streams:
+                texts[stream].append(" ".join((references[stream] or "").split()))
+    yaml_path = Path(directory) / "segments.yaml"
+    atomic_write_text(yaml_path, "".join(lines))
+    paths: dict[str, Path] = {}
+    for stream, stream_texts in texts.items():
+        if not any(stream_texts):
+            continue  # no references for this stream (e.g. no translation of that language)
+        paths[stream] = Path(directory) / f"references.{stream}"
+        atomic_write_text(paths[stream], "".join(text + "\n" for text in stream_texts))
+    if not paths:
+        raise ValueError(f"the talks' segments have no reference for any of the streams {streams}.")
+    return yaml_path, paths

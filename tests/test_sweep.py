@@ -350,3 +350,21 @@ def test_sweep_status_names_every_point_and_gather_only_fails_when_points_are_mi
     assert printed[-1] == "5 points: 1 finished, 1 failed, 1 partial, 1 not started, 1 skipped"
     gather_only = parser.parse_args(["sweep", str(tmp_path / "b.yaml"), "--gather-only"])
     assert gather_only.run(gather_only) == 1
+
+
+def test_a_long_form_sweep_streams_talks_and_scores_stream_laal(tmp_path, corpus):
+    config = SweepConfig(
+        output_dir=str(tmp_path / "out"), data=DataSection(dir=str(corpus), tgt_lang="de", long_form=True),
+        model=ModelSection(toy=True), clock="real_time",
+        grid=[GridEntry(label="wait-k", policy="waitk", vary={"k": [2]})],
+    )  # fmt: skip
+    (spec,) = expand(config)
+    assert "--long-form" in eval_arguments(spec, tmp_path / "run")
+    result = execute_run(spec, str(tmp_path / "out"))
+    assert "StreamLAAL" in result["scores"]["st"]
+    run_dir = tmp_path / "out" / RUNS_DIR / spec.run_id
+    assert (run_dir / "segments.yaml").is_file() and (run_dir / "references.st").is_file()
+    # a sentence-level sweep's run ids do not change with the new field
+    sentence = SweepConfig(output_dir="o", data=DataSection(dir="d"), model=ModelSection(toy=True),
+                           grid=[GridEntry(label="a", policy="waitk")])  # fmt: skip
+    assert "long_form" not in expand(sentence)[0].data

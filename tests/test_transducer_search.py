@@ -124,3 +124,24 @@ def test_search_rejects_bad_input_and_a_finished_stream() -> None:
         search.decode_encoded(torch.zeros(5, 32), 30)
     with pytest.raises(ValueError, match="beam_size"):
         SearchConfig(beam_size=0)
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_the_predictor_starts_over_after_a_sentence_end(beam_size: int) -> None:
+    """On a talk, a sentence-trained model must not see the previous sentence's end as its context."""
+    torch.manual_seed(3)
+    features = torch.randn(120, MODEL.config.encoder.num_mel_bins)
+    every_token = frozenset(range(VOCAB)) - {BLANK}
+    results = {}
+    for restart in (False, True):
+        config = SearchConfig(beam_size=beam_size, restart_after_sentence_end=restart)
+        search = TransducerSearch(MODEL, config, sentence_end_ids=every_token)
+        state, _ = search.advance(search.init(), features)
+        assert state.best.tokens  # the random model emits
+        results[restart] = state.best.predictor_out
+        start = search.init().best.predictor_out
+    # every token ends a "sentence": with the restart, the predictor is back at its start
+    assert torch.equal(results[True], start)
+    assert not torch.equal(results[False], start)
+    with pytest.raises(ValueError, match="restart_after_sentence_end"):
+        SearchConfig(restart_after_sentence_end=1)  # type: ignore[arg-type]

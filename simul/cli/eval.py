@@ -13,6 +13,12 @@ the segment size, the data and the software versions.
 
 Elapsed times are always measured and logged (SimulEval's definition by default, ``--clock``);
 ``--computation-aware`` adds the ``*_CA`` latency columns computed on them.
+
+``--long-form`` streams whole talks instead (one instance per talk wav, the real-time clock by
+default), writes ``segments.yaml`` and ``references.STREAM`` next to the talk-level log and scores
+StreamLAAL; ``simul score --stream-laal OUTPUT --segments-yaml OUTPUT/segments.yaml --references
+st=OUTPUT/references.st`` rescores it (and ``--scorer omnisteval`` with the same files gives
+LongYAAL).
 """
 
 from __future__ import annotations
@@ -130,9 +136,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--clock",
         choices=[c.value for c in ElapsedClock],
-        default=ElapsedClock.SIMULEVAL.value,
+        default=None,
         help="elapsed time: `simuleval` (delay + compute since the utterance started, SimulEval's) "
-        "or `real_time` (when a system fed in real time would write; default: simuleval)",
+        "or `real_time` (when a system fed in real time would write; default: simuleval, "
+        "real_time with --long-form)",
+    )
+    parser.add_argument(
+        "--long-form",
+        action="store_true",
+        help="stream each talk wav whole (its sentences joined, the silences between them "
+        "included) and score StreamLAAL after re-segmenting into the gold sentences; "
+        "segments.yaml and references.STREAM are written next to the talk-level log for "
+        "`simul score --stream-laal` (--max-instances counts talks, --max-tokens sentences)",
     )
     parser.add_argument(
         "--latency-metrics",
@@ -256,9 +271,11 @@ def run(args: argparse.Namespace) -> int:
     instances, data, origins = read_test_set(
         TestSet(
             dir=args.data, format=args.format, split=args.split, src_lang=args.src_lang,
-            tgt_lang=args.tgt_lang, max_instances=args.max_instances,
+            tgt_lang=args.tgt_lang, max_instances=args.max_instances, long_form=args.long_form,
         )
     )  # fmt: skip
+    if args.clock is None:
+        args.clock = (ElapsedClock.REAL_TIME if args.long_form else ElapsedClock.SIMULEVAL).value
     output = args.output or default_output(
         model.name, args.policy, policy_overrides, overrides["model"], run.policy.segment_ms
     )
@@ -269,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         target_lang=args.tgt_lang,
         max_tokens=args.max_tokens,
         clock=ElapsedClock(args.clock),
+        long_form=args.long_form,
         primary_stream=args.primary_stream,
         scoring=ScoringConfig(
             latency_metrics=tuple(args.latency_metrics),

@@ -55,6 +55,10 @@ class Instance:
         source_words: gold source word times, if known (the built-in corpus has them).
         alignments: gold word alignments by target language: pairs
             ``(source_word_index, target_word_index)`` over whitespace-split words.
+        segments: a talk's gold segmentation (``simul.data.talks``): its sentences, in talk
+            order, each an instance of the same wav whose offset is from the wav's start (a talk
+            starts at sample 0); kept so that talk-level output can be re-segmented and scored
+            against them.  ``None`` for a sentence.
     """
 
     id: str
@@ -68,6 +72,7 @@ class Instance:
     speaker_id: str | None = None
     source_words: tuple[WordSpan, ...] | None = None
     alignments: Mapping[str, tuple[tuple[int, int], ...]] | None = None
+    segments: tuple[Instance, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.offset_samples < 0:

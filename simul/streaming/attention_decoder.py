@@ -29,6 +29,12 @@ Cross-attention rows are those of the step that predicted each token (fairseq's
 
 States are values: a state keeps the backend's source state, the written ids, the proposal and
 (step mode) the decoder cache; nothing is modified in place, so the loop may branch (whole words).
+
+History selection (``decoding.history``, :mod:`simul.streaming.history`: StreamAtt's rules, for
+whole talks): after each write, only the last words (or those since the last strong punctuation)
+stay the forced prefix, and the encoder frames before the earliest frame that kept text attends
+to most are dropped (:meth:`SpeechDecoderBackend.drop_frames`); the decoder then proposes again
+on what is kept.  The loop keeps every written token as output either way.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import dataclasses
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, final
 
 import torch
@@ -52,6 +58,7 @@ from simul.models.beam_search import (
     max_target_length,
     token_scores,
 )
+from simul.streaming.history import HistoryConfig, TextHistory, kept_audio_start, kept_text_start
 from simul.streaming.model import StreamingModel
 from simul.streaming.signals import (
     CandidateScores,
@@ -102,6 +109,8 @@ class DecodingConfig:
     candidate_scores: bool = False
     """Also serve each candidate's log-probability and entropy (the ``candidate_scores`` signal of
     confidence policies); the search computes them anyway, so this only declares them."""
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    """Which text stays the prefix and which audio the memory (StreamAtt; default: all of both)."""
 
     def __post_init__(self) -> None:
         coerce_enum_fields(self)
@@ -159,6 +168,17 @@ class SpeechDecoderBackend(ABC, Generic[SourceStateT]):
     def step_decoder(self, state: SourceStateT) -> StepDecoder:
         """A decoder of one hypothesis bound to the frames of ``state`` (T > 0), with attention."""
 
+    def drop_frames(self, state: SourceStateT, count: int) -> SourceStateT:
+        """``state`` without its ``count`` oldest encoder frames (history selection).
+
+        Raises:
+            ValueError: the backend cannot forget audio (the default).
+        """
+        raise ValueError(
+            f"`decoding.history` must be `text: all` for {type(self).__name__}, which cannot drop "
+            "encoder frames."
+        )
+
     def describe(self) -> dict[str, Any]:
         """The model, feature and encoder settings, for provenance."""
         return {"backend": type(self).__name__}
@@ -190,15 +210,21 @@ class AttentionDecoderState(Generic[SourceStateT]):
 
     Attributes:
         source: the backend's source state (features, encoder, frames).
-        written: token ids written so far (the forced prefix).
+        written: token ids written so far and kept as history (the forced prefix).
         proposal: the decoder's proposal on the current frames, or ``None`` before any frame.
         ended: whether the end of sentence was written.
+        attended: per token of ``written``, the stream's encoder frame its cross-attention
+            peaked on (history selection; counted from the stream's start).
+        frames_dropped: encoder frames forgotten by history selection (the source's first frame
+            is this one of the stream).
     """
 
     source: SourceStateT
     written: tuple[int, ...] = ()
     proposal: Proposal | None = None
     ended: bool = False
+    attended: tuple[int, ...] = ()
+    frames_dropped: int = 0
 
 
 @final
@@ -348,6 +374,9 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
             )
         written = state.written + ids
         ended = ids[-1] == self.eos_id
+        history = self.decoding.history
+        if history.text is not TextHistory.ALL and not ended:
+            return self._select_history(state, ids, proposal)
         next_proposal: Proposal | None = None
         if ended:
             pass
@@ -367,6 +396,32 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         else:  # the whole hypothesis is written but did not end: search on
             next_proposal = self._propose(state.source, written)
         return dataclasses.replace(state, written=written, proposal=next_proposal, ended=ended)
+
+    def _select_history(
+        self, state: AttentionDecoderState, ids: tuple[int, ...], proposal: Proposal
+    ) -> AttentionDecoderState:
+        """Write ``ids``, then keep only the history :mod:`simul.streaming.history` selects."""
+        history = self.decoding.history
+        layer = history.attention_layer % self.backend.num_decoder_layers
+        rows = proposal.attention[: len(ids), layer].mean(dim=1)  # (N, T) mean over heads
+        if rows.shape[1]:
+            peaks = (rows.argmax(dim=1) + state.frames_dropped).tolist()
+        else:  # no frame yet: the tokens attend to where the audio starts
+            peaks = [state.frames_dropped] * len(ids)
+        written = state.written + ids
+        attended = state.attended + tuple(int(p) for p in peaks)
+        start = kept_text_start([self._piece(t) for t in written], history)
+        source, dropped = state.source, state.frames_dropped
+        if start > 0:
+            first_frame = kept_audio_start(attended, start)
+            if first_frame > dropped:
+                source = self.backend.drop_frames(source, first_frame - dropped)
+                dropped = first_frame
+            written, attended = written[start:], attended[start:]
+        return dataclasses.replace(
+            state, source=source, written=written, attended=attended, frames_dropped=dropped,
+            proposal=self._propose(source, written),
+        )  # fmt: skip
 
     @override
     def describe(self) -> dict[str, Any]:

@@ -122,7 +122,8 @@ def simulate_corpus(
         target_lang: the language of the ``st`` stream's references (default: each instance's
             only one).
         segment_ms: source segment size; default ``policy.segment_ms``.
-        max_tokens: most tokens per instance.
+        max_tokens: most tokens per instance; per gold segment for a talk (an instance with
+            ``segments``), so a talk may write as much as its sentences would.
         clock: how ``elapsed_ms`` is computed.
         primary_stream: the stream SimulEval sees in the log (default: the model's first).
         resume: ``None``: continue an interrupted run with the same settings, else replace it
@@ -158,8 +159,9 @@ def simulate_corpus(
             records.append(done[index])
             continue
         try:
+            limit = max_tokens * len(instance.segments or (instance,))
             result = simulate(
-                model, policy, instance, segment_ms, max_tokens=max_tokens, clock=clock, timer=timer
+                model, policy, instance, segment_ms, max_tokens=limit, clock=clock, timer=timer
             )
         except (ValueError, FileNotFoundError) as error:  # say which instance, then stop
             kind = FileNotFoundError if isinstance(error, FileNotFoundError) else ValueError

@@ -66,6 +66,8 @@ class DataSection:
     """Language of the translation references (default: the checkpoint's target)."""
     max_instances: int | None = None
     """Evaluate the first N instances only (``None``: all)."""
+    long_form: bool = False
+    """Stream whole talks and score StreamLAAL (``simul eval --long-form``)."""
 
 
 @dataclass(kw_only=True)
@@ -281,6 +283,8 @@ def expand(config: SweepConfig) -> list[RunSpec]:
         "clock": config.clock,
     }
     data = OmegaConf.to_container(OmegaConf.structured(config.data), resolve=True)
+    if not data.get("long_form"):
+        data.pop("long_form", None)  # sentence-level runs keep the run ids they had before it
     for entry in config.grid:
         model = OmegaConf.to_container(OmegaConf.structured(entry.model or config.model), resolve=True)
         names = list(entry.vary)

@@ -116,6 +116,8 @@ def eval_arguments(spec: RunSpec, run_dir: Path) -> list[str]:
         argv += ["--tgt-lang", str(data["tgt_lang"])]
     if data.get("max_instances") is not None:
         argv += ["--max-instances", str(data["max_instances"])]
+    if data.get("long_form"):
+        argv.append("--long-form")
     argv += ["--model", "toy"] if model["toy"] else ["--checkpoint", str(model["checkpoint"])]
     parameters = {k: v for k, v in spec.parameters.items() if k != "segment_ms"}
     for name, value in _dotted(parameters):
@@ -154,7 +156,7 @@ def evaluation_request(spec: RunSpec, run_dir: Path) -> tuple[EvaluationRequest,
     test_set = TestSet(
         dir=Path(data["dir"]), format=data.get("format") or None, split=str(data["split"]),
         src_lang=str(data["src_lang"]), tgt_lang=data.get("tgt_lang") or None,
-        max_instances=data.get("max_instances"),
+        max_instances=data.get("max_instances"), long_form=bool(data.get("long_form")),
     )  # fmt: skip
     request = EvaluationRequest(
         model=ModelRequest(
@@ -166,6 +168,7 @@ def evaluation_request(spec: RunSpec, run_dir: Path) -> tuple[EvaluationRequest,
         output=run_dir,
         target_lang=data.get("tgt_lang") or None,
         clock=ElapsedClock(scoring["clock"]),
+        long_form=bool(data.get("long_form")),
         scoring=ScoringConfig(
             latency_metrics=tuple(scoring["latency_metrics"]),
             computation_aware=bool(scoring["computation_aware"]),

@@ -153,6 +153,42 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
         return 0 if state.memory is None else state.memory.num_frames
 
     @override
+    def drop_frames(self, state: AedEncoderState, count: int) -> AedEncoderState:
+        """Forget the ``count`` oldest frames: the decoder's memory, the frames kept, and the
+        encoder layers' cached keys and values of those frames (an encoder with unlimited left
+        context would otherwise keep attending to them, and keep them)."""
+        if self.encoder_mode is EncoderMode.REENCODE:
+            raise ValueError(
+                "`decoding.history` must be `text: all` with `encoder_mode: reencode` (re-encoding "
+                "a cut prefix changes every frame); use a chunked encoder (incremental)."
+            )
+        if state.memory is None or not 0 < count < state.memory.num_frames:
+            raise ValueError(
+                f"`count` must be in (0, {0 if state.memory is None else state.memory.num_frames}) "
+                f"frames, but is {count} instead."
+            )
+        memory = state.memory
+        memory = DecoderMemory(
+            keys=tuple(k[:, :, count:] for k in memory.keys),
+            values=tuple(v[:, :, count:] for v in memory.values),
+            mask=None if memory.mask is None else memory.mask[:, count:],
+        )
+        front = state.front
+        encoder = front.encoder
+        if encoder is not None:
+            remaining = int(front.frames.shape[0]) - count  # frames kept, the newest
+            layers = tuple(
+                dataclasses.replace(
+                    cache, key=cache.key[:, :, -remaining:], value=cache.value[:, :, -remaining:]
+                )
+                if cache.key.shape[2] > remaining else cache
+                for cache in encoder.layers
+            )  # fmt: skip
+            encoder = dataclasses.replace(encoder, layers=layers)
+        front = dataclasses.replace(front, frames=front.frames[count:], encoder=encoder)
+        return AedEncoderState(front=front, memory=memory)
+
+    @override
     def step_decoder(self, state: AedEncoderState) -> AedStepDecoder:
         if state.memory is None:
             raise ValueError("the decoder needs at least one encoder frame, but none was encoded yet.")

@@ -61,8 +61,18 @@ class SearchConfig:
     """Hypotheses kept; 1 is greedy search (the argmax at each step)."""
     max_symbols_per_frame: int = 4
     """Most tokens one encoder frame (40 ms) may emit before the search moves on."""
+    restart_after_sentence_end: bool = False
+    """After a token that ends a sentence (its piece ends in ``.``, ``!`` or ``?``), the predictor
+    starts over, as at an utterance's start.  For unsegmented streams: a model trained on
+    sentences learned that only blank follows a sentence's end, and on a talk it goes silent
+    after the first one it writes (measured: ``benchmarks/bench_long_stream.py``)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.restart_after_sentence_end, bool):
+            raise ValueError(
+                "`restart_after_sentence_end` must be a bool, but is "
+                f"{self.restart_after_sentence_end!r} instead."
+            )
         for name in ("beam_size", "max_symbols_per_frame"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -150,11 +160,18 @@ class SearchState:
         return self.encoder.size_bytes() + hypotheses
 
 
-def _common_prefix_length(hypotheses: tuple[Hypothesis, ...]) -> int:
-    """How many leading tokens all hypotheses share."""
+def _common_prefix_length(hypotheses: tuple[Hypothesis, ...], start: int = 0) -> int:
+    """How many leading tokens all hypotheses share, knowing they share the first ``start``.
+
+    Why ``start``: the tokens already committed are shared by every later hypothesis (all descend
+    from hypotheses that agreed on them); scanning from 0 made every segment cost O(tokens
+    written), which over a 10-minute talk added a third to the search's time.
+    """
     shortest = min(len(h.tokens) for h in hypotheses)
+    if len(hypotheses) == 1:
+        return shortest
     first = hypotheses[0].tokens
-    for index in range(shortest):
+    for index in range(start, shortest):
         if any(h.tokens[index] != first[index] for h in hypotheses[1:]):
             return index
     return shortest
@@ -187,12 +204,16 @@ class TransducerSearch:
         config: SearchConfig | None = None,
         *,
         fbank_config: FbankConfig | None = None,
+        sentence_end_ids: frozenset[int] = frozenset(),
     ) -> None:
         self.model = model
         self.config = SearchConfig() if config is None else config
         self.fbank_config = FbankConfig() if fbank_config is None else fbank_config
         self.blank_id = model.blank_id
         self._device = next(model.parameters()).device
+        self._restart_ids = (
+            sentence_end_ids if self.config.restart_after_sentence_end else frozenset()
+        )
 
     # -- time stamps -------------------------------------------------------------------------
 
@@ -229,7 +250,7 @@ class TransducerSearch:
         state = state_type.stack([parent.predictor_state for parent in parents])
         inputs = torch.tensor(tokens, dtype=torch.int64, device=self._device)[:, None]  # (A, 1)
         out, state = self.model.predict(inputs, state)  # (A, 1, Dp)
-        return [
+        children = [
             Hypothesis(
                 tokens=parent.tokens + (token,),
                 frame_indices=parent.frame_indices + (frame,),
@@ -242,6 +263,14 @@ class TransducerSearch:
                 zip(parents, tokens, scores, state.unstack(), strict=True)
             )
         ]
+        if self._restart_ids and any(token in self._restart_ids for token in tokens):
+            start = self._start_hypothesis()  # a sentence ended: predict as at the start
+            children = [
+                replace(child, predictor_out=start.predictor_out, predictor_state=start.predictor_state)
+                if token in self._restart_ids else child
+                for child, token in zip(children, tokens, strict=True)
+            ]  # fmt: skip
+        return children
 
     def _log_probs(self, frame: Tensor, hypotheses: list[Hypothesis]) -> Tensor:
         """(A, V) log-probabilities of the next class for each hypothesis at ``frame`` (1, 1, De)."""
@@ -353,7 +382,9 @@ class TransducerSearch:
                 state.hypotheses, frames[0], first_index, num_fbank_frames
             )
         best = hypotheses[0]
-        committed = len(best.tokens) if final else _common_prefix_length(hypotheses)
+        committed = (
+            len(best.tokens) if final else _common_prefix_length(hypotheses, state.num_committed)
+        )
         new_state = SearchState(
             encoder=encoder_state,
             hypotheses=hypotheses,

@@ -42,6 +42,9 @@ from simul.streaming.tokens import Token, TokenTable
 
 __all__ = ["TransducerStreamState", "TransducerStreamingModel"]
 
+#: Pieces ending so end a sentence (``SearchConfig.restart_after_sentence_end``).
+_SENTENCE_END = (".", "!", "?")
+
 
 @final
 @dataclass(frozen=True, eq=False)
@@ -96,7 +99,15 @@ class TransducerStreamingModel(StreamingModel[TransducerStreamState]):
         self.sample_rate = fbank.sample_rate
         self.output_streams = streams
         self._fbank = StreamingFbank(fbank, cmvn)
-        self._search = TransducerSearch(transducer, search, fbank_config=fbank)
+        sentence_ends = frozenset(
+            token_id
+            for token_id in range(transducer.config.vocab_size)
+            if token_id != transducer.blank_id
+            and tokenizer.id_to_piece(token_id).rstrip().endswith(_SENTENCE_END)
+        )
+        self._search = TransducerSearch(
+            transducer, search, fbank_config=fbank, sentence_end_ids=sentence_ends
+        )
         self._stream_of_tag = dict(stream_of_tag or {})
         unknown = sorted(set(self._stream_of_tag.values()) - set(streams))
         if unknown:
