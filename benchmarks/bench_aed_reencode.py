@@ -65,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60, help="audio length, in s (default 60)")
     parser.add_argument("--segment-ms", type=int, default=320, help="source segment, in ms (320)")
-    parser.add_argument("--max-len-a", type=float, default=0.05, help="decoder tokens per frame cap (0.05)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--max-len-a", type=float, default=0.05, help="decoder tokens per frame cap (0.05)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--spm-dir", type=Path, default=Path("/tmp/simul-bench-aed"),
                         help="where the benchmark's tiny SentencePiece model is written")  # fmt: skip
@@ -74,10 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    spm = train_sentencepiece(args.spm_dir / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=_TEXTS)
+    spm = train_sentencepiece(
+        args.spm_dir / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=_TEXTS
+    )
     tokenizer = Tokenizer(spm.model_path)
     chunked = dataclasses.replace(small(), vocab_size=tokenizer.vocab_size)
-    full = dataclasses.replace(chunked, encoder=dataclasses.replace(chunked.encoder, chunk_size_frames=None))
+    full = dataclasses.replace(
+        chunked, encoder=dataclasses.replace(chunked.encoder, chunk_size_frames=None)
+    )
     torch.manual_seed(0)
     chunked_model = AttentionEncoderDecoder(chunked).to(args.device).eval()
     full_model = AttentionEncoderDecoder(full).to(args.device).eval()
@@ -97,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     outputs = {}
     for name, (model, mode) in setups.items():
         options = AedOptions(encoder_mode=mode, decoding=decoding)
-        streaming = aed_streaming_model(model, tokenizer, fbank=FbankConfig(), cmvn=None, options=options)
+        streaming = aed_streaming_model(
+            model, tokenizer, fbank=FbankConfig(), cmvn=None, options=options
+        )
         simulate_waveform(streaming, policy, waveform[: 2 * 16_000])  # warm-up
         timed = _TimedRead(streaming.backend)
         start = time.perf_counter()
@@ -126,7 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(value, dict):
             print(f"{key}:")
             for name, number in value.items():
-                print(f"  {name:>40}: {number:.4g}" if isinstance(number, float) else f"  {name:>40}: {number}")
+                print(
+                    f"  {name:>40}: {number:.4g}"
+                    if isinstance(number, float)
+                    else f"  {name:>40}: {number}"
+                )
         else:
             print(f"{key}: {value}")
     if args.json is not None:

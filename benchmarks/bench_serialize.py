@@ -72,7 +72,10 @@ def _alignment_table(sizes: list[int], repeats: int, seed: int) -> list:
 
 
 def _token_table(sentences: list) -> None:
-    layouts = {"joint_alignment:de": StreamLayout(("de",)), "joint_alignment:de+es": StreamLayout(("de", "es"))}
+    layouts = {
+        "joint_alignment:de": StreamLayout(("de",)),
+        "joint_alignment:de+es": StreamLayout(("de", "es")),
+    }
     tags = tuple(dict.fromkeys(tag for layout in layouts.values() for tag in layout.tags))
     texts = [s.source_text for s in sentences] + [
         s.target_text(lang) for s in sentences for lang in ("de", "es")
@@ -90,7 +93,9 @@ def _token_table(sentences: list) -> None:
                     TargetWords(lang=lang, words=s.target_words[lang], alignment=s.alignments[lang])
                     for lang in layout.target_langs
                 ]
-                text = serialized_text(order_by_alignment(list(s.source_words), targets, layout), layout)
+                text = serialized_text(
+                    order_by_alignment(list(s.source_words), targets, layout), layout
+                )
                 plain += len(tokenizer.encode(text))
                 tagged += len(SerializedTextEncoder(tokenizer, layout)(text))
                 num_tags += sum(token in layout.tags for token in text.split())

@@ -146,10 +146,14 @@ class CtcStreamingModel(StreamingModel[CtcStreamState]):
 
     @override
     def new_state(self) -> CtcStreamState:
-        return CtcStreamState(front=self._front.initial_state(), last_label=self.model.config.blank_id)
+        return CtcStreamState(
+            front=self._front.initial_state(), last_label=self.model.config.blank_id
+        )
 
     @override
-    def read(self, state: CtcStreamState, samples: Tensor, *, source_finished: bool) -> CtcStreamState:
+    def read(
+        self, state: CtcStreamState, samples: Tensor, *, source_finished: bool
+    ) -> CtcStreamState:
         before = int(state.front.frames.shape[0])
         front = self._front.read(state.front, samples, source_finished=source_finished)
         new = front.frames[before:]  # (n, D)

@@ -338,7 +338,9 @@ def evaluate(
     }
     model_rate = run.loaded.model.sample_rate
     for note, count in corpus_conversions(instances, model_rate).items():
-        logger.info("the audio of %d of %d instances is %s for the model", count, len(instances), note)
+        logger.info(
+            "the audio of %d of %d instances is %s for the model", count, len(instances), note
+        )
     if request.long_form:
         inputs["long_form"] = True
     # One run per output folder: the lock is held until the scores are written (a second run
@@ -377,9 +379,7 @@ def evaluate(
                 )  # fmt: skip
         inputs = {**inputs, **dict(extra or {})}
         written = write_scores(request.output, scores, **inputs)
-    logger.info(
-        "wrote %s/instances.log and %s", request.output, ", ".join(str(p) for p in written)
-    )
+    logger.info("wrote %s/instances.log and %s", request.output, ", ".join(str(p) for p in written))
     return EvaluationResult(
         run=run, records=records, scores=scores, written=written, target_lang=target_lang,
         inputs=inputs,

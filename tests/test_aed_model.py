@@ -77,7 +77,9 @@ def test_batched_decoding_equals_one_by_one():
             length = int(frame_lengths[row])
             alone = model.memory(frames[row : row + 1, :length])
             single = model.decode_step(tokens[row : row + 1], alone, model.empty_cache(1))
-            torch.testing.assert_close(single.logits, batched.logits[row : row + 1], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                single.logits, batched.logits[row : row + 1], atol=1e-5, rtol=1e-5
+            )
             torch.testing.assert_close(
                 single.cross_attention[1], batched.cross_attention[1][row : row + 1, :, :, :length],
                 atol=1e-6, rtol=1e-5,
@@ -119,14 +121,18 @@ def test_loss_ignores_padding_and_label_smoothing_raises_it():
     targets = torch.tensor([[5, 6, 7, EOS], [8, EOS, 0, 0]])
     model.eval()  # no dropout: compare exactly
     out = model(features, lengths, targets, torch.tensor([4, 2]))
-    padded_otherwise = model(features, lengths, targets.masked_fill(targets == 0, 9), torch.tensor([4, 2]))
+    padded_otherwise = model(
+        features, lengths, targets.masked_fill(targets == 0, 9), torch.tensor([4, 2])
+    )
     torch.testing.assert_close(out.loss, padded_otherwise.loss)
     assert out.num_tokens == 6 and out.num_utterances == 2
     assert float(out.ce_sum) > float(out.nll_sum) > 0
     plain = dataclasses.replace(model.config, label_smoothing=0.0)
     unsmoothed = AttentionEncoderDecoder(plain).eval()
     unsmoothed.load_state_dict(model.state_dict())
-    torch.testing.assert_close(unsmoothed(features, lengths, targets, torch.tensor([4, 2])).ce_sum, out.nll_sum)
+    torch.testing.assert_close(
+        unsmoothed(features, lengths, targets, torch.tensor([4, 2])).ce_sum, out.nll_sum
+    )
 
 
 def test_ctc_head_adds_its_weighted_loss():
@@ -158,12 +164,16 @@ def test_training_lowers_the_loss():
 def test_the_decoder_learns_to_read_the_audio():
     """Two inputs, two targets: a model whose decoder ignored the encoder could not tell them apart."""
     torch.manual_seed(0)
-    model = AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=VOCAB, label_smoothing=0.0)).train()
+    model = AttentionEncoderDecoder(
+        dataclasses.replace(tiny(), vocab_size=VOCAB, label_smoothing=0.0)
+    ).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     features, lengths = torch.randn(2, 40, 80), torch.tensor([40, 40])
     targets, target_lengths = torch.tensor([[5, 6, 7, EOS], [8, 9, 10, EOS]]), torch.tensor([4, 4])
     for _ in range(60):
-        loss = model(features + 0.1 * torch.randn_like(features), lengths, targets, target_lengths).loss
+        loss = model(
+            features + 0.1 * torch.randn_like(features), lengths, targets, target_lengths
+        ).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -210,7 +220,10 @@ def test_beam_size_one_is_greedy_with_a_forced_prefix(prefix):
         bos_prefix = torch.tensor([[model.config.bos_id, *prefix]])
         step = model.decode_step(bos_prefix, alone, model.empty_cache(1))
         torch.testing.assert_close(
-            attention[0, 0, :, : alone.num_frames], step.cross_attention[0][0, :, -1], atol=1e-6, rtol=1e-5
+            attention[0, 0, :, : alone.num_frames],
+            step.cross_attention[0][0, :, -1],
+            atol=1e-6,
+            rtol=1e-5,
         )
 
 
@@ -218,8 +231,12 @@ def test_wider_beams_never_score_worse_and_respect_the_limit():
     model = _model(seed=4)
     _, _, memory = _memory(model)
     decoder = AedStepDecoder(model, memory, with_attention=False)
-    one = beam_search(decoder, [[], []], eos_id=EOS, max_new_tokens=[7, 7], beam_size=1, length_penalty=0.0)
-    four = beam_search(decoder, [[], []], eos_id=EOS, max_new_tokens=[7, 7], beam_size=4, length_penalty=0.0)
+    one = beam_search(
+        decoder, [[], []], eos_id=EOS, max_new_tokens=[7, 7], beam_size=1, length_penalty=0.0
+    )
+    four = beam_search(
+        decoder, [[], []], eos_id=EOS, max_new_tokens=[7, 7], beam_size=4, length_penalty=0.0
+    )
     for a, b in zip(one, four, strict=True):
         assert b.score >= a.score - 1e-5
         assert len(b.tokens) <= 7 and b.tokens[-1] == EOS and b.cross_attention is None
@@ -256,7 +273,9 @@ def test_configs_reject_bad_values():
 def test_family_resolves_configs_and_decodes_batches():
     family = get_family("aed")
     assert isinstance(family, AedFamily)
-    config = family.resolve_config("tiny", {"decoder": {"num_layers": 3}}, vocab_size=VOCAB, blank_id=1)
+    config = family.resolve_config(
+        "tiny", {"decoder": {"num_layers": 3}}, vocab_size=VOCAB, blank_id=1
+    )
     assert config.vocab_size == VOCAB and config.decoder.num_layers == 3
     assert family.config_from_dict(dataclasses.asdict(config)) == config
     with pytest.raises(ValueError, match="preset"):
@@ -275,6 +294,8 @@ def test_family_resolves_configs_and_decodes_batches():
     loss = family.loss(model, batch)
     assert set(loss.sums) == {"ce", "nll", "ctc"} and math.isfinite(float(loss.loss))
     decoded = family.decode(model, batch, beam_size=2)
-    assert len(decoded) == 2 and all(d.source_ms is None and EOS not in d.token_ids for d in decoded)
+    assert len(decoded) == 2 and all(
+        d.source_ms is None and EOS not in d.token_ids for d in decoded
+    )
     with pytest.raises(ValueError, match="AttentionEncoderDecoder"):
         family.decode(torch.nn.Linear(2, 2), batch)

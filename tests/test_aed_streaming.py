@@ -41,7 +41,9 @@ def _one_thread():
 
 @functools.cache
 def _tokenizer(directory: str) -> Tokenizer:
-    spm = train_sentencepiece(Path(directory) / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=_TEXTS)
+    spm = train_sentencepiece(
+        Path(directory) / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=_TEXTS
+    )
     return Tokenizer(spm.model_path)
 
 
@@ -53,14 +55,18 @@ def tokenizer(tmp_path_factory) -> Tokenizer:
 def _model(tokenizer: Tokenizer, *, chunked: bool = True, seed: int = 0) -> AttentionEncoderDecoder:
     config = dataclasses.replace(tiny(), vocab_size=tokenizer.vocab_size)
     if not chunked:
-        config = dataclasses.replace(config, encoder=dataclasses.replace(config.encoder, chunk_size_frames=None))
+        config = dataclasses.replace(
+            config, encoder=dataclasses.replace(config.encoder, chunk_size_frames=None)
+        )
     torch.manual_seed(seed)
     return AttentionEncoderDecoder(config).eval()
 
 
 def _waveform(seconds: float = 1.5, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
-    return torch.from_numpy((0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32))
+    return torch.from_numpy(
+        (0.1 * rng.standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
+    )
 
 
 def _streaming(tokenizer, model, encoder_mode="auto", **decoding):
@@ -125,15 +131,28 @@ def test_one_segment_of_all_the_audio_gives_the_offline_search(tokenizer, beam_s
     assert all(c.source_ms == pytest.approx(1500.0) for c in result.tokens)
 
 
-@pytest.mark.parametrize("policy", [WaitK(k=2, segment_ms=200), AlignAtt(frames=2, segment_ms=320,
-                         attention=AttentionReading(layer=1)), EDAtt(alpha=0.3, frames=2, segment_ms=320,
-                         attention=AttentionReading(layer=-1, normalization="l2"))], ids=["waitk", "alignatt", "edatt"])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        WaitK(k=2, segment_ms=200),
+        AlignAtt(frames=2, segment_ms=320, attention=AttentionReading(layer=1)),
+        EDAtt(
+            alpha=0.3,
+            frames=2,
+            segment_ms=320,
+            attention=AttentionReading(layer=-1, normalization="l2"),
+        ),
+    ],
+    ids=["waitk", "alignatt", "edatt"],
+)
 def test_step_mode_writes_what_greedy_hypothesis_mode_writes(tokenizer, policy):
     model = _model(tokenizer, seed=2)
     waveform = _waveform(2.0, seed=3)
     step = simulate_waveform(_streaming(tokenizer, model, mode="step"), policy, waveform)
     whole = simulate_waveform(_streaming(tokenizer, model), policy, waveform)
-    assert [(c.token.id, c.source_ms) for c in step.tokens] == [(c.token.id, c.source_ms) for c in whole.tokens]
+    assert [(c.token.id, c.source_ms) for c in step.tokens] == [
+        (c.token.id, c.source_ms) for c in whole.tokens
+    ]
     assert step.tokens and step.tokens[-1].token.ends_sentence
 
 
@@ -142,10 +161,18 @@ def test_every_attention_policy_runs_and_writes_in_time(tokenizer):
     streaming = _streaming(tokenizer, model, beam_size=2)
     assert streaming.capabilities == {Capability.CROSS_ATTENTION, Capability.HYPOTHESIS}
     waveform = _waveform(2.0, seed=5)
-    for policy in (LocalAgreement(n=2), AlignAtt(frames=1, attention=AttentionReading(layer=0)), EDAtt(alpha=0.5, attention=AttentionReading(layer=1))):
+    for policy in (
+        LocalAgreement(n=2),
+        AlignAtt(frames=1, attention=AttentionReading(layer=0)),
+        EDAtt(alpha=0.5, attention=AttentionReading(layer=1)),
+    ):
         result = simulate_waveform(streaming, policy, waveform, segment_ms=400)
         delays = [c.source_ms for c in result.tokens]
-        assert result.tokens[-1].token.ends_sentence and delays == sorted(delays) and delays[-1] == 2000.0
+        assert (
+            result.tokens[-1].token.ends_sentence
+            and delays == sorted(delays)
+            and delays[-1] == 2000.0
+        )
 
 
 def test_the_decoder_proposal_is_kept_until_new_frames_arrive(tokenizer):
@@ -170,7 +197,9 @@ def test_step_mode_refuses_local_agreement_and_bad_layers(tokenizer):
         StreamingSession(step, AlignAtt(attention=AttentionReading(layer=2)))
     with pytest.raises(ValueError, match="beam_size"):
         DecodingConfig(mode="step", beam_size=2)
-    other = AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=tokenizer.vocab_size + 1))
+    other = AttentionEncoderDecoder(
+        dataclasses.replace(tiny(), vocab_size=tokenizer.vocab_size + 1)
+    )
     with pytest.raises(ValueError, match="tokenizer must match"):
         aed_streaming_model(other, tokenizer, fbank=FbankConfig(), cmvn=None)
 
@@ -197,7 +226,9 @@ def test_a_checkpoint_runs_through_the_adapter_registry(tokenizer, tmp_path):
         path, options={"encoder_mode": "reencode", "decoding": {"beam_size": 2, "max_len_b": 3}}
     )
     assert loaded.target_lang == "de"
-    assert loaded.description["family"] == "aed" and loaded.description["encoder_mode"] == "reencode"
+    assert (
+        loaded.description["family"] == "aed" and loaded.description["encoder_mode"] == "reencode"
+    )
     assert loaded.description["decoding"]["beam_size"] == 2
     json.dumps(loaded.description)  # provenance must be JSON
     wav = tmp_path / "a.wav"
@@ -206,7 +237,9 @@ def test_a_checkpoint_runs_through_the_adapter_registry(tokenizer, tmp_path):
         id="a", audio_path=wav, offset_samples=0, num_samples=SAMPLE_RATE, sample_rate=SAMPLE_RATE,
         source_text="x", target_texts={"de": "die katze"},
     )  # fmt: skip
-    result = simulate(loaded.model, AlignAtt(frames=2, attention=AttentionReading(layer=1)), instance)
+    result = simulate(
+        loaded.model, AlignAtt(frames=2, attention=AttentionReading(layer=1)), instance
+    )
     assert result.tokens[-1].token.ends_sentence
     with pytest.raises(ValueError, match="encoder_mode"):
         load_streaming_model(path, options={"encoder_mode": "sideways"})

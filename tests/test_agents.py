@@ -222,7 +222,9 @@ def test_44k_stereo_audio_is_mixed_down_and_resampled_as_simul_eval_does_and_log
     for (instance, _), waveform in zip(runs, stereo, strict=True):
         mono = to_mono(waveform.numpy())
         expected = simulate_waveform(  # what simul eval reads: mixed down, then resampled
-            ToyModel(ToyConfig()), WaitK(k=2, segment_ms=320), torch.from_numpy(resample(mono, 44_100, 16_000))
+            ToyModel(ToyConfig()),
+            WaitK(k=2, segment_ms=320),
+            torch.from_numpy(resample(mono, 44_100, 16_000)),
         )
         assert instance.prediction == " ".join(w.text for w in expected.emissions)
         assert instance.source_length == pytest.approx(1000 * len(waveform) / 44_100)

@@ -71,10 +71,16 @@ def test_alignment_scores_by_hand() -> None:
 def test_alignment_files_round_trip_and_reject_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "a" / "train.de.jsonl"
     write_alignments(path, "de", ["x", "y"], [((1, 0), (0, 0), (1, 0)), ()])
-    assert path.read_text().splitlines()[0] == '{"id": "x", "lang": "de", "alignment": [[0, 0], [1, 0]]}'
+    assert (
+        path.read_text().splitlines()[0]
+        == '{"id": "x", "lang": "de", "alignment": [[0, 0], [1, 0]]}'
+    )
     other = tmp_path / "train.es.jsonl"
     write_alignments(other, "es", ["x"], [((0, 1),)])
-    assert read_alignments([path, other]) == {"de": {"x": ((0, 0), (1, 0)), "y": ()}, "es": {"x": ((0, 1),)}}
+    assert read_alignments([path, other]) == {
+        "de": {"x": ((0, 0), (1, 0)), "y": ()},
+        "es": {"x": ((0, 1),)},
+    }
     with pytest.raises(ValueError, match="second 'de' alignment"):
         read_alignments([path, path])
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -132,7 +138,8 @@ def _write_corpus(root: Path, split: str, sentences: list[SynthSentence]) -> Non
             source_text=sentence.source_text,
             target_texts={lang: sentence.target_text(lang) for lang in ("de", "es")},
             source_words=tuple(
-                WordSpan(word, 800 * i, 800 * (i + 1)) for i, word in enumerate(sentence.source_words)
+                WordSpan(word, 800 * i, 800 * (i + 1))
+                for i, word in enumerate(sentence.source_words)
             ),
             alignments=dict(sentence.alignments),
         )
@@ -156,7 +163,9 @@ def test_align_command_writes_files_the_serialization_reads(tmp_path: Path) -> N
         assert record["aligned_with"] == ["train", "dev"] and record["aligner"]["name"] == "eflomal"
         assert record["gold_scores"]["aer"] == pytest.approx(result.gold.aer)
     tables = read_alignments(r.path for r in results)
-    assert sorted(tables["de"]) == sorted(f"{s}_{k}" for s, n in (("train", 150), ("dev", 20)) for k in range(n))
+    assert sorted(tables["de"]) == sorted(
+        f"{s}_{k}" for s, n in (("train", 150), ("dev", 20)) for k in range(n)
+    )
 
     # the corpus still reads as before, and the eflomal alignments serialize its instances
     instances = read_mustc(tmp_path, "train", tgt_langs=("de", "es"))

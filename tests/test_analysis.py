@@ -45,7 +45,9 @@ def _joint(index: int, lag_ms: float) -> InstanceOutput:
 
 def _write_run(directory: Path, lag_ms: float, **policy) -> Path:
     """A simul eval output directory's scores, with the provenance simul eval records."""
-    scores = score([_joint(0, lag_ms), _joint(1, lag_ms / 2)], ScoringConfig(computation_aware=True))
+    scores = score(
+        [_joint(0, lag_ms), _joint(1, lag_ms / 2)], ScoringConfig(computation_aware=True)
+    )
     write_scores(
         directory, scores, model={"model": "toy"}, segment_ms=320, target_lang="de",
         policy={"name": policy.pop("name", "waitk"), "class": "X", "parameters": {**policy, "segment_ms": 320}},
@@ -56,7 +58,9 @@ def _write_run(directory: Path, lag_ms: float, **policy) -> Path:
 def _write_oracle(directory: Path) -> Path:
     oracle = InstanceOutput(index=0, source_type="speech", source_length=1200.0,
                             streams={"de": StreamOutput(prediction="x y z w", delays=(100.0, 400.0, 700.0, 1000.0))})  # fmt: skip
-    write_scores(directory, score([oracle], ScoringConfig(quality_metrics=())), corpus="c", split="test")
+    write_scores(
+        directory, score([oracle], ScoringConfig(quality_metrics=())), corpus="c", split="test"
+    )
     return directory
 
 
@@ -68,12 +72,16 @@ def test_read_scores_gives_the_table_and_its_provenance(tmp_path):
     assert provenance["inputs"]["policy"]["parameters"] == {"k": 2, "segment_ms": 320}
     same, _ = read_scores(run / "scores.tsv")
     pd.testing.assert_frame_equal(table, same)
-    full = pd.read_csv(run / "corpus_scores.tsv", sep="\t")  # full precision, not scores.tsv's 3 decimals
+    full = pd.read_csv(
+        run / "corpus_scores.tsv", sep="\t"
+    )  # full precision, not scores.tsv's 3 decimals
     pd.testing.assert_frame_equal(table, full)
 
 
 def test_read_scores_reads_the_commented_scores_tsv_of_older_runs(tmp_path):
-    (tmp_path / "scores.tsv").write_text('# inputs: {"policy": {"name": "waitk"}}\nstream\tAL\nmain\t1.25\n')
+    (tmp_path / "scores.tsv").write_text(
+        '# inputs: {"policy": {"name": "waitk"}}\nstream\tAL\nmain\t1.25\n'
+    )
     table, provenance = read_scores(tmp_path)
     assert table.to_dict(orient="list") == {"stream": ["main"], "AL": [1.25]}
     assert provenance == {"inputs": {"policy": {"name": "waitk"}}}
@@ -99,7 +107,9 @@ def test_read_runs_finds_the_curves_and_their_points(tmp_path):
     ]
     table = read_runs(runs, oracle=_write_oracle(tmp_path / "oracle"))
     st_rows = table[table["stream"] == "st"]
-    assert list(st_rows["label"]) == ["waitk"] * 2 + ["monotonic, source_step=any"] * 2 + ["monotonic, source_step=last"]
+    assert list(st_rows["label"]) == ["waitk"] * 2 + ["monotonic, source_step=any"] * 2 + [
+        "monotonic, source_step=last"
+    ]
     assert list(st_rows["varied"]) == ["k=1", "k=3", "threshold=0.5", "threshold=0.9", ""]
     assert st_rows["param.k"].tolist()[:2] == [1, 3]
     assert table["segment_ms"].dtype == "Int64" and set(st_rows["segment_ms"]) == {320}
@@ -140,7 +150,9 @@ def test_the_oracle_of_the_st_stream_is_its_language():
     assert oracle_latency(table, "de") == {"LAAL": 300.0}
     assert oracle_latency(table, "asr") == {}
     transcript = pd.DataFrame({"label": [ORACLE_LABEL], "stream": ["asr"], "LAAL": [200.0]})
-    assert oracle_latency(transcript, "st") == {} and oracle_latency(transcript, "asr") == {"LAAL": 200.0}
+    assert oracle_latency(transcript, "st") == {} and oracle_latency(transcript, "asr") == {
+        "LAAL": 200.0
+    }
 
 
 def test_pareto_front_by_hand():
@@ -148,7 +160,14 @@ def test_pareto_front_by_hand():
     bleu = [10.0, 20.0, 9.0, 20.0, 20.0, 50.0]
     assert pareto_front(latency, bleu).tolist() == [True, True, False, False, True, False]
     wer = [30.0, 20.0, 40.0, 10.0, 25.0, 1.0]
-    assert pareto_front(latency, wer, higher_is_better=False).tolist() == [True, True, False, True, False, False]
+    assert pareto_front(latency, wer, higher_is_better=False).tolist() == [
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
     with pytest.raises(ValueError, match="1-D of one length"):
         pareto_front([1.0, 2.0], [1.0])
 
@@ -197,8 +216,14 @@ def test_plot_latency_quality_draws_each_axis_each_curve_and_the_oracle(tmp_path
                                   title="t")  # fmt: skip
     assert len(figure.axes) == 4
     first = figure.axes[0]
-    assert [line.get_label() for line in first.get_lines()] == ["waitk (320 ms)", "edatt (320 ms)", "oracle LAAL"]
-    assert first.get_lines()[0].get_xdata().tolist() == sorted(points.loc[points["label"] == "waitk", "LAAL"])
+    assert [line.get_label() for line in first.get_lines()] == [
+        "waitk (320 ms)",
+        "edatt (320 ms)",
+        "oracle LAAL",
+    ]
+    assert first.get_lines()[0].get_xdata().tolist() == sorted(
+        points.loc[points["label"] == "waitk", "LAAL"]
+    )
     assert list(first.get_lines()[2].get_xdata()) == [300.0, 300.0]
     low, high = first.get_xlim()  # the oracle line is inside the axes, not on a spine
     assert low < min(300.0, points["LAAL"].min()) and high > points["LAAL"].max()
@@ -238,12 +263,16 @@ def test_the_lag_up_to_the_first_word_after_the_source_is_laal(delays, reference
     words = " ".join(f"w{i}" for i in range(len(delays)))
     stream = StreamOutput(prediction=words, delays=tuple(map(float, delays)),
                           reference=" ".join(["r"] * reference_words))  # fmt: skip
-    instance = InstanceOutput(index=0, source_type="speech", source_length=float(source_ms), streams={"st": stream})
+    instance = InstanceOutput(
+        index=0, source_type="speech", source_length=float(source_ms), streams={"st": stream}
+    )
     assume(delays[0] <= source_ms)  # else SimulEval's shortcut: LAAL is d_1
     lag = word_timeline(instance)["lag_ms"].to_numpy()
     reached = [i for i, d in enumerate(delays) if d >= source_ms]
     tau = reached[0] + 1 if reached else len(delays)
-    laal = score([instance], ScoringConfig(latency_metrics=("LAAL",), quality_metrics=())).corpus.loc["st", "LAAL"]
+    laal = score(
+        [instance], ScoringConfig(latency_metrics=("LAAL",), quality_metrics=())
+    ).corpus.loc["st", "LAAL"]
     assert lag[:tau].mean() == pytest.approx(laal, rel=1e-9, abs=1e-9)
 
 
@@ -271,12 +300,22 @@ def test_plot_timeline_has_a_panel_per_stream_with_its_laal():
     instance = _joint(0, 100.0)
     figure = plot_timeline(instance)
     assert len(figure.axes) == 2
-    laal = score([instance], ScoringConfig(latency_metrics=("LAAL",), computation_aware=True)).corpus
+    laal = score(
+        [instance], ScoringConfig(latency_metrics=("LAAL",), computation_aware=True)
+    ).corpus
     title = figure.axes[1].get_title()
     assert title.startswith("instance 0, stream st: 3 words (reference 4)")
-    assert f"LAAL {laal.loc['st', 'LAAL']:.0f} ms" in title and f"LAAL_CA {laal.loc['st', 'LAAL_CA']:.0f} ms" in title
+    assert (
+        f"LAAL {laal.loc['st', 'LAAL']:.0f} ms" in title
+        and f"LAAL_CA {laal.loc['st', 'LAAL_CA']:.0f} ms" in title
+    )
     labels = [line.get_label() for line in figure.axes[1].get_lines()]
-    assert labels == ["delay (source read)", "elapsed (computation-aware)", "ideal writer (LAAL's d*)", "end of source"]
+    assert labels == [
+        "delay (source read)",
+        "elapsed (computation-aware)",
+        "ideal writer (LAAL's d*)",
+        "end of source",
+    ]
     assert [t.get_text() for t in figure.axes[1].get_yticklabels()] == ["x", "y", "z"]
     assert figure.axes[1].get_lines()[0].get_xdata().tolist() == [400.0, 700.0, 1200.0]
 
@@ -290,7 +329,9 @@ def test_an_empty_panel_says_no_data_and_why():
         ["no data: none of the 2 runs wrote any output\n(no LAAL to plot)"],
         ["no data: none of the 2 runs wrote any output\n(no LAAL_CA to plot)"],
     ]
-    nothing = plot_latency_quality(pd.DataFrame(), quality="BLEU", latency_axes=["LAAL"], computation_aware=False)
+    nothing = plot_latency_quality(
+        pd.DataFrame(), quality="BLEU", latency_axes=["LAAL"], computation_aware=False
+    )
     assert [t.get_text() for t in nothing.axes[0].texts] == ["no data: no finished run"]
     drawn = plot_latency_quality(runs.assign(LAAL=[100.0, 200.0]), quality="BLEU", latency_axes=["LAAL"],
                                  computation_aware=False)  # fmt: skip

@@ -175,7 +175,9 @@ def test_an_installed_simul_without_the_recipes_says_to_run_from_a_clone(
     from simul.demo import prepare
 
     size = prepare.DEMO_SIZES["tiny"]
-    monkeypatch.setitem(prepare.DEMO_SIZES, "tiny", dataclasses.replace(size, recipe=tmp_path / "asr_tt_tiny.yaml"))
+    monkeypatch.setitem(
+        prepare.DEMO_SIZES, "tiny", dataclasses.replace(size, recipe=tmp_path / "asr_tt_tiny.yaml")
+    )
     with pytest.raises(FileNotFoundError, match=r"runs from a clone of the repository .* --config"):
         run_demo(DemoConfig(out_dir=tmp_path / "out", size="tiny", corpus_dir=tmp_path / "c"))
     assert not (tmp_path / "out").exists()

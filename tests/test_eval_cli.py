@@ -183,19 +183,30 @@ def test_eval_logs_that_it_mixes_down_and_resamples_a_44k_stereo_recording(
         status = _run([str(root), "--model", "toy", "--policy", "waitk", "--output", str(tmp_path / "out"),
                        "--no-progress"])  # fmt: skip
     assert status == 0
-    assert "the audio of 1 of 2 instances is mixed down from 2 channels to mono and resampled from " \
+    assert (
+        "the audio of 1 of 2 instances is mixed down from 2 channels to mono and resampled from "
         "44100 Hz to 16000 Hz (soxr, HQ) for the model" in caplog.messages
+    )
 
 
 def test_the_default_output_folder_names_every_set_so_runs_do_not_overwrite_each_other() -> None:
     """k=3 then k=5 both went to runs/eval/toy-waitk-320ms, the second replacing the first."""
     k3 = eval_cli.default_output("toy", "waitk", {"k": 3, "segment_ms": 320}, {}, 320)
     k5 = eval_cli.default_output("toy", "waitk", {"k": 5, "segment_ms": 320}, {}, 320)
-    assert (k3, k5) == (Path("runs/eval/toy-waitk-k=3-320ms"), Path("runs/eval/toy-waitk-k=5-320ms"))
+    assert (k3, k5) == (
+        Path("runs/eval/toy-waitk-k=3-320ms"),
+        Path("runs/eval/toy-waitk-k=5-320ms"),
+    )
     assert eval_cli.default_output("toy", "waitk", {}, {}, 320) == Path("runs/eval/toy-waitk-320ms")
     assert eval_cli.default_output(
-        "best", "alignatt", {"frames": 4, "attention": {"layer": -1}}, {"decoding": {"beam_size": 2}}, 640
-    ) == Path("runs/eval/best-alignatt-frames=4-attention.layer=-1-model.decoding.beam_size=2-640ms")
+        "best",
+        "alignatt",
+        {"frames": 4, "attention": {"layer": -1}},
+        {"decoding": {"beam_size": 2}},
+        640,
+    ) == Path(
+        "runs/eval/best-alignatt-frames=4-attention.layer=-1-model.decoding.beam_size=2-640ms"
+    )
     assert eval_cli.default_output("toy", "x", {"heads": [0, 1], "p": "a/b c"}, {}, 320) == Path(
         "runs/eval/toy-x-heads=0,1-p=a_b_c-320ms"
     )
@@ -206,6 +217,20 @@ def test_two_runs_without_output_keep_both_folders(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for k in (3, 5):
-        assert _run([str(corpus), "--model", "toy", "--policy", "waitk", "--set", f"policy.k={k}", "--no-progress"]) == 0
+        assert (
+            _run(
+                [
+                    str(corpus),
+                    "--model",
+                    "toy",
+                    "--policy",
+                    "waitk",
+                    "--set",
+                    f"policy.k={k}",
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
     for k in (3, 5):
         assert (tmp_path / "runs" / "eval" / f"toy-waitk-k={k}-320ms" / "scores.json").is_file()

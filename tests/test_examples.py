@@ -102,7 +102,9 @@ def test_the_examples_regenerate_exactly_but_for_wall_clock_times(tmp_path: Path
     """The script and agent still reproduce the shipped logs (first instances), bar `elapsed`."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_simuleval_examples.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_examples", EXAMPLES / "make_simuleval_examples.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     (tmp_path / "work").mkdir()

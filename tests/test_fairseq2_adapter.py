@@ -44,7 +44,9 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory) -> Tokenizer:
     directory = tmp_path_factory.mktemp("spm")
-    spm = train_sentencepiece(directory / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=_TEXTS)
+    spm = train_sentencepiece(
+        directory / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=_TEXTS
+    )
     return Tokenizer(spm.model_path)
 
 
@@ -91,7 +93,11 @@ def test_the_fixed_front_end_takes_batches_of_unequal_lengths(conformer):
     torch.testing.assert_close(out[1:, :6], alone[:, :6], atol=1e-6, rtol=1e-5)
     tokens = torch.tensor([[2, 5, 6], [2, 7, 1]])
     loss = model.train()(
-        seqs, padded, tokens, _nn.BatchLayout.of(tokens, [3, 2]), torch.tensor([[5, 6, 2], [7, 2, 1]])
+        seqs,
+        padded,
+        tokens,
+        _nn.BatchLayout.of(tokens, [3, 2]),
+        torch.tensor([[5, 6, 2], [7, 2, 1]]),
     )
     assert torch.isfinite(loss)
 
@@ -107,17 +113,25 @@ def test_step_by_step_decoding_from_the_bag_equals_the_full_forward(tokenizer):
         seqs, seqs_layout = model.decoder_frontend(tokens, _nn.BatchLayout.of(tokens))
         full = model.final_proj(model.decoder(seqs, seqs_layout, output, layout))
         full_attention = [w.clone() for w in recorder.weights]  # per layer (1, H, S, T)
-        decoder = Fairseq2StepDecoder(model, recorder, output, layout, start_ids=(2,), max_num_steps=10)
-        scores, cache = decoder.start(tokens[:, 1:3])  # the start token and a 2-token prefix at once
+        decoder = Fairseq2StepDecoder(
+            model, recorder, output, layout, start_ids=(2,), max_num_steps=10
+        )
+        scores, cache = decoder.start(
+            tokens[:, 1:3]
+        )  # the start token and a 2-token prefix at once
         rows, attention = [scores.log_probs], [scores.cross_attention]
         for token in tokens[0, 3:]:
             scores, cache = decoder.step(token[None], cache)
             rows.append(scores.log_probs)
             attention.append(scores.cross_attention)
-    torch.testing.assert_close(torch.cat(rows), torch.log_softmax(full[0, 2:], dim=-1), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        torch.cat(rows), torch.log_softmax(full[0, 2:], dim=-1), atol=1e-5, rtol=1e-4
+    )
     for layer in range(2):
         expected = full_attention[layer][0, :, 2:].transpose(0, 1)  # (S', H, T)
-        torch.testing.assert_close(torch.cat([a[:, layer] for a in attention]), expected, atol=1e-6, rtol=1e-4)
+        torch.testing.assert_close(
+            torch.cat([a[:, layer] for a in attention]), expected, atol=1e-6, rtol=1e-4
+        )
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])
@@ -131,9 +145,13 @@ def test_one_segment_of_all_the_audio_gives_the_offline_search(tokenizer, beam_s
     result = simulate_waveform(streaming, WaitK(k=1), waveform, segment_ms=10_000)
     with torch.no_grad():
         output, layout = encode(model, FbankExtractor(FbankConfig())(waveform))
-        decoder = Fairseq2StepDecoder(model, streaming.backend.recorder, output, layout, start_ids=(2,), max_num_steps=30)
+        decoder = Fairseq2StepDecoder(
+            model, streaming.backend.recorder, output, layout, start_ids=(2,), max_num_steps=30
+        )
         limit = max_target_length(output.shape[1], max_len_a=0.1, max_len_b=4)
-        (offline,) = beam_search(decoder, [[]], eos_id=2, max_new_tokens=[limit], beam_size=beam_size)
+        (offline,) = beam_search(
+            decoder, [[]], eos_id=2, max_new_tokens=[limit], beam_size=beam_size
+        )
     assert [c.token.id for c in result.tokens] == list(offline.tokens)
 
 
@@ -141,7 +159,11 @@ def test_one_segment_of_all_the_audio_gives_the_offline_search(tokenizer, beam_s
 def test_every_policy_runs_on_a_fairseq2_model(tokenizer, conformer):
     model = _model(tokenizer.vocab_size, conformer=conformer, seed=2)
     streaming = fairseq2_streaming_model(
-        model, tokenizer, fbank=FbankConfig(), cmvn=None, decoding=DecodingConfig(max_len_a=0.1, max_len_b=4)
+        model,
+        tokenizer,
+        fbank=FbankConfig(),
+        cmvn=None,
+        decoding=DecodingConfig(max_len_a=0.1, max_len_b=4),
     )
     assert streaming.capabilities == {Capability.CROSS_ATTENTION, Capability.HYPOTHESIS}
     waveform = _waveform(1.5, seed=3)

@@ -58,7 +58,9 @@ def _train_evaluate_and_stream(family: str, corpus: TinyCorpus, out: Path) -> No
     )  # fmt: skip
     assert train(config).step == 2
     checkpoint = out / "train" / "checkpoints" / "last.pt"
-    instances, data, _ = evaluation.read_test_set(evaluation.TestSet(dir=corpus.root, max_instances=2))
+    instances, data, _ = evaluation.read_test_set(
+        evaluation.TestSet(dir=corpus.root, max_instances=2)
+    )
     for policy in ("waitk", get_family(family).native_policy):
         request = evaluation.EvaluationRequest(
             model=evaluation.ModelRequest(checkpoint=checkpoint),

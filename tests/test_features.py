@@ -62,7 +62,9 @@ def _instance(path: Path, offset: int, num_samples: int, sample_rate: int, name:
     sample_rate=st.sampled_from([8_000, 16_000]),
     causal=st.booleans(),
 )
-def test_frame_count_rule_matches_fairseq2(num_samples: int, sample_rate: int, causal: bool) -> None:
+def test_frame_count_rule_matches_fairseq2(
+    num_samples: int, sample_rate: int, causal: bool
+) -> None:
     config = FbankConfig(sample_rate=sample_rate, causal_framing=causal)
     frames = FbankExtractor(config)(torch.zeros(num_samples))
     assert frames.shape == (config.num_frames(num_samples), 80)
@@ -233,7 +235,9 @@ def test_compute_cmvn_equals_numpy(tmp_path: Path) -> None:
 def test_compute_cmvn_names_the_item_it_cannot_read(tmp_path: Path) -> None:
     instances = _write_tiny_set(tmp_path)
     missing = _instance(tmp_path / "gone.wav", 0, 1_000, 16_000, "gone_0")
-    with pytest.raises(FileNotFoundError, match=r"instance 2 \('gone_0'\) of 4: audio file .*gone.wav"):
+    with pytest.raises(
+        FileNotFoundError, match=r"instance 2 \('gone_0'\) of 4: audio file .*gone.wav"
+    ):
         compute_cmvn([*instances[:2], missing, instances[2]], CONFIG, progress=False)
 
 

@@ -126,8 +126,10 @@ def _scripted(history: HistoryConfig) -> AttentionDecoderStreamingModel:
 
 @pytest.mark.parametrize(
     "history",
-    [HistoryConfig(text=TextHistory.WORDS, words=2),
-     HistoryConfig(text=TextHistory.PUNCTUATION, max_tokens=3)],  # fmt: skip
+    [
+        HistoryConfig(text=TextHistory.WORDS, words=2),
+        HistoryConfig(text=TextHistory.PUNCTUATION, max_tokens=3),
+    ],  # fmt: skip
 )
 def test_the_model_forgets_only_what_kept_text_does_not_use(history: HistoryConfig) -> None:
     model = _scripted(history)
@@ -166,7 +168,9 @@ def test_history_selection_changes_no_word_of_a_history_free_model() -> None:
 def _tokenizer(directory: Path) -> Tokenizer:
     texts = ["die katze schläft. der hund läuft schnell", "ein großes haus? wir sehen den baum"]
     return Tokenizer(
-        train_sentencepiece(directory, SpmConfig(vocab_size=30, model_type="char"), texts=texts).model_path
+        train_sentencepiece(
+            directory, SpmConfig(vocab_size=30, model_type="char"), texts=texts
+        ).model_path
     )
 
 

@@ -14,7 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Lowest first; a package may import its own layer and those before it.
 LAYERS = (
-    ("simul", "simul._fairseq2", "simul.config", "simul.registry", "simul.io", "simul.logs", "simul.provenance"),
+    (
+        "simul",
+        "simul._fairseq2",
+        "simul.config",
+        "simul.registry",
+        "simul.io",
+        "simul.logs",
+        "simul.provenance",
+    ),
     ("simul.data", "simul.ops", "simul.eval", "simul.serialize"),
     ("simul.models",),
     ("simul.streaming",),

@@ -26,7 +26,9 @@ SPEECH_LINE = {
 
 
 def _write(path: Path, lines: list) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    )
     return path
 
 
@@ -43,7 +45,13 @@ def test_reads_a_simuleval_speech_line(tmp_path: Path) -> None:
 
 
 def test_source_type_comes_from_config_yaml(tmp_path: Path) -> None:
-    text_line = {**SPEECH_LINE, "source": "a b c", "source_length": 3, "delays": [1, 2, 3], "elapsed": [0, 0, 0]}
+    text_line = {
+        **SPEECH_LINE,
+        "source": "a b c",
+        "source_length": 3,
+        "delays": [1, 2, 3],
+        "elapsed": [0, 0, 0],
+    }
     _write(tmp_path / "instances.log", [text_line])
     assert read_instances_log(tmp_path)[0].source_type == "text"  # inferred: 3 tokens, length 3
     (tmp_path / "config.yaml").write_text("source_type: speech\ntarget_type: speech\n")
@@ -98,29 +106,44 @@ _delays = st.lists(st.floats(0, 1e5, allow_nan=False), max_size=8).map(sorted)
 
 @st.composite
 def _instances(draw: st.DrawFn) -> list[InstanceOutput]:
-    names = draw(st.lists(st.sampled_from(["asr", "st", "de", "es"]), min_size=1, max_size=3, unique=True))
+    names = draw(
+        st.lists(st.sampled_from(["asr", "st", "de", "es"]), min_size=1, max_size=3, unique=True)
+    )
     result = []
     for index in range(draw(st.integers(1, 4))):
         streams = {}
         for name in names:
             delays = draw(_delays)
-            words = draw(st.lists(st.text("abcäöü", min_size=1, max_size=5), min_size=len(delays), max_size=len(delays)))
+            words = draw(
+                st.lists(
+                    st.text("abcäöü", min_size=1, max_size=5),
+                    min_size=len(delays),
+                    max_size=len(delays),
+                )
+            )
             streams[name] = StreamOutput(
                 prediction=" ".join(words),
                 delays=tuple(delays),
                 elapsed=tuple(d + 1.5 for d in delays) if draw(st.booleans()) else (),
                 reference=draw(st.one_of(st.none(), st.text("xyz ", max_size=10))),
             )
-        result.append(InstanceOutput(
-            index=index, source_type="speech", source_length=draw(st.floats(1, 1e5)),
-            streams=streams, source=f"{index}.wav",
-        ))
+        result.append(
+            InstanceOutput(
+                index=index,
+                source_type="speech",
+                source_length=draw(st.floats(1, 1e5)),
+                streams=streams,
+                source=f"{index}.wav",
+            )
+        )
     return result
 
 
 @settings(max_examples=40, deadline=None)
 @given(instances=_instances())
-def test_write_then_read_round_trips_every_stream(tmp_path_factory: pytest.TempPathFactory, instances: list) -> None:
+def test_write_then_read_round_trips_every_stream(
+    tmp_path_factory: pytest.TempPathFactory, instances: list
+) -> None:
     directory = tmp_path_factory.mktemp("log")
     write_instances_log(directory, instances)
     back = read_instances_log(directory)
@@ -135,8 +158,12 @@ def test_written_log_is_simuleval_compatible(tmp_path: Path) -> None:
 
     st_stream = StreamOutput(prediction="ein Hund", delays=(320.0, 640.0), reference="ein Hund")
     asr_stream = StreamOutput(prediction="a dog", delays=(300.0, 600.0), reference="a dog")
-    instance = InstanceOutput(index=0, source_type="speech", source_length=900.0,
-                              streams={"st": st_stream, "asr": asr_stream})
+    instance = InstanceOutput(
+        index=0,
+        source_type="speech",
+        source_length=900.0,
+        streams={"st": st_stream, "asr": asr_stream},
+    )
     log = write_instances_log(tmp_path, [instance], primary_stream="st")
     simuleval_view = LogInstance(log.read_text().splitlines()[0])
     assert simuleval_view.prediction == "ein Hund"
@@ -151,7 +178,9 @@ def test_non_utf8_bytes_name_file_line_and_column(tmp_path: Path) -> None:
     bad = json.dumps({**SPEECH_LINE, "index": 1}).encode().replace(b"Hallo", b"Hall\xff", 1)
     log.write_bytes(json.dumps(SPEECH_LINE).encode() + b"\n" + bad + b"\n")
     column = bad.index(b"\xff") + 1
-    with pytest.raises(ValueError, match=re.escape(f"{log}:2: not valid UTF-8 (byte 0xff at column {column}).")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{log}:2: not valid UTF-8 (byte 0xff at column {column}).")
+    ):
         read_instances_log(log)
 
 
@@ -159,15 +188,21 @@ def test_utf8_bom_is_reported_as_such(tmp_path: Path) -> None:
     """A BOM used to read as "not a JSON object (Expecting value)"."""
     log = tmp_path / "instances.log"
     log.write_bytes(b"\xef\xbb\xbf" + json.dumps(SPEECH_LINE).encode() + b"\n")
-    with pytest.raises(ValueError, match=re.escape(f"{log}:1: the log starts with a UTF-8 byte order mark (BOM)")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{log}:1: the log starts with a UTF-8 byte order mark (BOM)")
+    ):
         read_instances_log(log)
 
 
-def test_lines_the_fast_parser_refuses_read_as_the_standard_library_reads_them(tmp_path: Path) -> None:
+def test_lines_the_fast_parser_refuses_read_as_the_standard_library_reads_them(
+    tmp_path: Path,
+) -> None:
     """orjson refuses NaN, 65-bit integers and non-ASCII blanks; the standard library's reading holds."""
     log = tmp_path / "instances.log"
     line = json.dumps({**SPEECH_LINE, "extra_big": 2**70})
-    log.write_bytes(("\u00a0" + line + "\r\n\r\n" + json.dumps({**SPEECH_LINE, "index": 1}) + "\r\n").encode())
+    log.write_bytes(
+        ("\u00a0" + line + "\r\n\r\n" + json.dumps({**SPEECH_LINE, "index": 1}) + "\r\n").encode()
+    )
     first, second = read_instances_log(log)
     assert first.extra["extra_big"] == 2**70 and second.origin == f"{log}:3"
     log.write_text(json.dumps(SPEECH_LINE) + "\n" + json.dumps(SPEECH_LINE)[:-1] + "}}\n")

@@ -44,9 +44,13 @@ def sweep_dir(tmp_path_factory) -> Path:
     for index, seconds in enumerate((1.3, 2.0)):
         path = split_dir / "wav" / f"talk{index}.wav"
         num_samples = int(seconds * SR)
-        soundfile.write(path, (0.1 * rng.standard_normal(num_samples)).astype(np.float32), SR, subtype="PCM_16")
+        soundfile.write(
+            path, (0.1 * rng.standard_normal(num_samples)).astype(np.float32), SR, subtype="PCM_16"
+        )
         num_words = int(seconds * 1000) // WORD_MS
-        words = tuple(WordSpan(f"s{j}", j * WORD_MS * 16, (j + 1) * WORD_MS * 16) for j in range(num_words))
+        words = tuple(
+            WordSpan(f"s{j}", j * WORD_MS * 16, (j + 1) * WORD_MS * 16) for j in range(num_words)
+        )
         instances.append(Instance(
             id=f"talk{index}_0", audio_path=path, offset_samples=0, num_samples=num_samples, sample_rate=SR,
             source_text=" ".join(w.word for w in words), target_texts={"de": " ".join(f"w{j}" for j in range(num_words))},
@@ -79,7 +83,10 @@ def _execute(name: str, monkeypatch, **environment: str):
         monkeypatch.setenv(key, value)
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(NOTEBOOKS)}}
+        notebook,
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     return notebook
@@ -101,7 +108,7 @@ def test_the_committed_notebooks_have_no_outputs_and_parameters_first():
         nbformat.validate(notebook)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(cell.outputs == [] and cell.execution_count is None for cell in code), path
-        assert "os.environ.get(\"SIMUL_NB_" in code[0].source, path
+        assert 'os.environ.get("SIMUL_NB_' in code[0].source, path
 
 
 def test_read_runs_of_the_sweeps_eval_directories_equals_its_gathered_table(sweep_dir):
@@ -132,9 +139,13 @@ def test_latency_quality_draws_one_figure_per_stream(sweep_dir, monkeypatch, sou
 
 def test_instance_timeline_draws_the_streams_of_one_instance(sweep_dir, monkeypatch):
     run = sorted((sweep_dir / RUNS_DIR).iterdir())[0]
-    notebook = _execute("instance_timeline.ipynb", monkeypatch, SIMUL_NB_LOG=str(run), SIMUL_NB_INDEX="1")
+    notebook = _execute(
+        "instance_timeline.ipynb", monkeypatch, SIMUL_NB_LOG=str(run), SIMUL_NB_INDEX="1"
+    )
     assert len(_outputs(notebook, "image/png")) == 1
-    printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    printed = "".join(
+        output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
+    )
     assert printed.startswith("instance 1: 2000 ms of ") and "  asr: s0 s1" in printed
     (words,) = _outputs(notebook, "text/html")
     assert "lag_ms" in words and "w0" in words

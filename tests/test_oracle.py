@@ -203,7 +203,8 @@ def test_oracle_command_writes_a_log_simuleval_scores_the_same(
     corpus_scores = pd.read_csv(out / "corpus_scores.tsv", sep="\t", index_col="stream")
     # SimulEval rescoring the written log sees the first language's stream.
     simuleval_view = {
-        i: LogInstance(line) for i, line in enumerate((out / "instances.log").read_text().splitlines())
+        i: LogInstance(line)
+        for i, line in enumerate((out / "instances.log").read_text().splitlines())
     }
     assert corpus_scores.loc["de", "AL"] == pytest.approx(ALScorer()(simuleval_view), rel=1e-12)
     assert corpus_scores.loc["de", "LAAL"] == pytest.approx(LAALScorer()(simuleval_view), rel=1e-12)

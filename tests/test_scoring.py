@@ -71,7 +71,9 @@ def test_every_metric_is_computed_per_stream() -> None:
             assert scores.corpus.loc[stream, metric] == plain[metric], (stream, metric)
             assert scores.corpus.loc[stream, f"{metric}_CA"] == aware[metric], (stream, metric)
     # Quality defaults: WER/CER on the transcript, BLEU/chrF on the translation.
-    assert math.isnan(scores.corpus.loc["asr", "BLEU"]) and math.isnan(scores.corpus.loc["st", "WER"])
+    assert math.isnan(scores.corpus.loc["asr", "BLEU"]) and math.isnan(
+        scores.corpus.loc["st", "WER"]
+    )
     hypotheses = [i.streams["asr"].prediction for i in CORPUS]
     references = [i.streams["asr"].reference for i in CORPUS]
     expected_wer = corpus_quality("WER", hypotheses, references).score
@@ -105,16 +107,22 @@ def test_errors_name_the_file_line_and_stream(tmp_path: Path) -> None:
     record["streams"]["asr"]["reference"] = None
     lines[2] = json.dumps(record)
     log.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=rf"{log}:3: stream `asr` has no reference, which WER, CER"):
+    with pytest.raises(
+        ValueError, match=rf"{log}:3: stream `asr` has no reference, which WER, CER"
+    ):
         score(read_instances_log(log))
-    assert not math.isnan(score(read_instances_log(log), ScoringConfig(quality_metrics=())).corpus.loc["asr", "AL"])
+    assert not math.isnan(
+        score(read_instances_log(log), ScoringConfig(quality_metrics=())).corpus.loc["asr", "AL"]
+    )
 
     record["streams"]["asr"]["reference"] = "w0"
     record["delays"] = record["delays"][:-1]
     record["elapsed"] = record["elapsed"][:-1]
     lines[2] = json.dumps(record)
     log.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=rf"{log}:3: stream `st` has 8 delays but its prediction has 9"):
+    with pytest.raises(
+        ValueError, match=rf"{log}:3: stream `st` has 8 delays but its prediction has 9"
+    ):
         score(read_instances_log(log))
 
 
@@ -163,7 +171,9 @@ def test_scores_tsv_reads_as_simulevals_users_read_it(tmp_path: Path) -> None:
     for stream, row in scores.corpus.iterrows():
         shown = table.set_index("stream").loc[stream]
         for name, value in row.items():
-            assert shown[name] == round(value, 3) or (math.isnan(value) and math.isnan(shown[name])), name
+            assert shown[name] == round(value, 3) or (
+                math.isnan(value) and math.isnan(shown[name])
+            ), name
     for name in ("corpus_scores.tsv", "instance_scores.tsv"):
         assert not (tmp_path / name).read_text().startswith("#")
     assert format_scores(scores).split()[:3] == ["stream", "num_instances", "WER"]
@@ -209,6 +219,11 @@ def test_a_stream_that_wrote_nothing_says_no_output_in_the_printed_table() -> No
     ]  # fmt: skip
     lines = format_scores(score(silent, ScoringConfig(computation_aware=True))).splitlines()
     header, row = lines[0].split(), lines[1].split()
-    assert header[:4] == ["stream", "num_instances", "BLEU", "chrF"] and row[:4] == ["st", "2", "0.000", "0.000"]
+    assert header[:4] == ["stream", "num_instances", "BLEU", "chrF"] and row[:4] == [
+        "st",
+        "2",
+        "0.000",
+        "0.000",
+    ]
     assert " ".join(row[4:]) == " ".join(["no output"] * (len(header) - 4))
     assert "no output" not in format_scores(score(CORPUS, ScoringConfig()))

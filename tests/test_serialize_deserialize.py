@@ -13,7 +13,9 @@ DE = StreamLayout(("de",))
 DE_ES = StreamLayout(("de", "es"))
 
 
-def _tokens(spec: list[tuple[str, float]], elapsed_offset_ms: float | None = None) -> list[EmittedToken]:
+def _tokens(
+    spec: list[tuple[str, float]], elapsed_offset_ms: float | None = None
+) -> list[EmittedToken]:
     return [
         EmittedToken(text, ms, None if elapsed_offset_ms is None else ms + elapsed_offset_ms)
         for text, ms in spec
@@ -98,9 +100,7 @@ def test_unit_must_be_word_or_piece() -> None:
 
 def test_references_must_name_layout_streams() -> None:
     with pytest.raises(ValueError, match="keyed by the streams"):
-        joint_instance_output(
-            0, [], DE, unit="word", source_length_ms=1000, references={"de": "x"}
-        )
+        joint_instance_output(0, [], DE, unit="word", source_length_ms=1000, references={"de": "x"})
 
 
 def test_per_stream_latency_and_quality_of_a_hand_computed_example() -> None:

@@ -220,12 +220,17 @@ def _bitext(draw: st.DrawFn, langs: tuple[str, ...]) -> tuple[list[str], list[Ta
 
 @st.composite
 def _end_times(draw: st.DrawFn, count: int) -> list[float]:
-    steps = draw(st.lists(st.sampled_from([0.0, 10.0, 62.5, 300.0]), min_size=count, max_size=count))
+    steps = draw(
+        st.lists(st.sampled_from([0.0, 10.0, 62.5, 300.0]), min_size=count, max_size=count)
+    )
     return [sum(steps[: i + 1]) for i in range(count)]
 
 
 def _check_round_trip(
-    source: list[str], targets: list[TargetWords], layout: StreamLayout, words: tuple[SerialWord, ...]
+    source: list[str],
+    targets: list[TargetWords],
+    layout: StreamLayout,
+    words: tuple[SerialWord, ...],
 ) -> None:
     text = serialized_text(words, layout)
     tokens = [EmittedToken(token, 10.0 * i) for i, token in enumerate(text.split())]

@@ -39,13 +39,17 @@ def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
         path.write_text("\n".join(texts) + "\n", encoding="utf-8")
         inputs.append(path)
     tags = tuple(dict.fromkeys((*DE.tags, *DE_ES.tags)))
-    return train_sentencepiece(root / "spm_joint", SpmConfig(vocab_size=300, tags=tags), input_paths=inputs)
+    return train_sentencepiece(
+        root / "spm_joint", SpmConfig(vocab_size=300, tags=tags), input_paths=inputs
+    )
 
 
 def _targets(index: int, langs: tuple[str, ...]) -> tuple[list[str], list[TargetWords]]:
     sentence = SENTENCES[index]
     return list(sentence.source_words), [
-        TargetWords(lang=lang, words=sentence.target_words[lang], alignment=sentence.alignments[lang])
+        TargetWords(
+            lang=lang, words=sentence.target_words[lang], alignment=sentence.alignments[lang]
+        )
         for lang in langs
     ]
 
@@ -62,7 +66,9 @@ def test_layout_tags_get_the_documented_ids(tokenizer: Tokenizer) -> None:
 
 
 @pytest.mark.parametrize("layout", [DE, DE_ES], ids=["one-target", "two-targets"])
-def test_serialized_text_round_trips_through_pieces(tokenizer: Tokenizer, layout: StreamLayout) -> None:
+def test_serialized_text_round_trips_through_pieces(
+    tokenizer: Tokenizer, layout: StreamLayout
+) -> None:
     encoder = SerializedTextEncoder(tokenizer, layout)
     for index in range(len(SENTENCES)):
         source, targets = _targets(index, layout.target_langs)
@@ -111,9 +117,17 @@ def test_random_serializations_round_trip_through_the_encoder(
     targets = []
     for lang in DE_ES.target_langs:
         target = data.draw(words)
-        pairs = st.tuples(st.integers(0, max(len(source) - 1, 0)), st.integers(0, max(len(target) - 1, 0)))
+        pairs = st.tuples(
+            st.integers(0, max(len(source) - 1, 0)), st.integers(0, max(len(target) - 1, 0))
+        )
         alignment = data.draw(st.lists(pairs, max_size=10)) if source and target else []
         targets.append(TargetWords(lang=lang, words=tuple(target), alignment=tuple(alignment)))
     text = serialized_text(order_by_alignment(source, targets, DE_ES), DE_ES)
-    expected = {"asr": " ".join(source), "de": " ".join(targets[0].words), "es": " ".join(targets[1].words)}
-    assert _pieces_round_trip(SerializedTextEncoder(tokenizer, DE_ES).pieces(text), DE_ES) == expected
+    expected = {
+        "asr": " ".join(source),
+        "de": " ".join(targets[0].words),
+        "es": " ".join(targets[1].words),
+    }
+    assert (
+        _pieces_round_trip(SerializedTextEncoder(tokenizer, DE_ES).pieces(text), DE_ES) == expected
+    )

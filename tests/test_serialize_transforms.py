@@ -53,8 +53,12 @@ HAND = Instance(
     source_words=tuple(
         WordSpan(word, start, end)
         for word, start, end in [
-            ("because", 0, 4800), ("the", 4800, 6400), ("dog", 6400, 11200),
-            ("sees", 11200, 16000), ("the", 16000, 17600), ("cat", 17600, 24000),
+            ("because", 0, 4800),
+            ("the", 4800, 6400),
+            ("dog", 6400, 11200),
+            ("sees", 11200, 16000),
+            ("the", 16000, 17600),
+            ("cat", 17600, 24000),
         ]
     ),  # fmt: skip
     alignments={"de": ((0, 0), (1, 1), (2, 2), (3, 5), (4, 3), (5, 4))},

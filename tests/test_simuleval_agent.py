@@ -141,9 +141,7 @@ def test_simuleval_run_equals_simul_eval(
     assert quality == (["WER"] if primary == "asr" else ["BLEU"])
     config = ScoringConfig(latency_metrics=tuple(LATENCY), quality_metrics=tuple(quality))
     harness = score(theirs, config).corpus.loc["main"]
-    ours_scored = pd.read_csv(out / "scores.tsv", sep="\t", index_col="stream").loc[
-        primary
-    ]
+    ours_scored = pd.read_csv(out / "scores.tsv", sep="\t", index_col="stream").loc[primary]
     for name, value in reported.items():
         assert round(float(harness[name]), 3) == value, name
         assert round(float(ours_scored[name]), 3) == value, name

@@ -132,7 +132,8 @@ def test_resuming_a_run_with_other_settings_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         simulate_corpus(_FailsOnInstance(fail_at=1), WaitK(k=2), instances, out, progress=False)
     with pytest.raises(
-        ValueError, match=r"unfinished run with other settings than this one \(changed: model.config, policy.k;"
+        ValueError,
+        match=r"unfinished run with other settings than this one \(changed: model.config, policy.k;",
     ):
         simulate_corpus(ToyModel(), WaitK(k=3), instances, out, resume=True, progress=False)
     # By default the unfinished run is replaced (with a warning naming why).
@@ -166,7 +167,9 @@ def test_stream_references() -> None:
         "de": "hallo",
         "es": "hola",
     }
-    with pytest.raises(ValueError, match=r"choose the `st` stream's target language \(`simul eval --tgt-lang`"):
+    with pytest.raises(
+        ValueError, match=r"choose the `st` stream's target language \(`simul eval --tgt-lang`"
+    ):
         stream_references(instance, ("st",), None)
 
 

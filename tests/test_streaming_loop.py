@@ -268,9 +268,13 @@ def test_a_capability_mismatch_is_refused_before_any_audio_is_read(tmp_path: Pat
     ):
         simulate(transducer, AlignAtt(), missing)
     two_layers = ToyModel(ToyConfig(num_layers=2))
-    with pytest.raises(ValueError, match=r"`policy.attention.layer` .* \[-2, 2\) .* but is 3 instead"):
+    with pytest.raises(
+        ValueError, match=r"`policy.attention.layer` .* \[-2, 2\) .* but is 3 instead"
+    ):
         simulate(two_layers, AlignAtt(attention=AttentionReading(layer=3)), missing)
-    with pytest.raises(FileNotFoundError):  # the default layer, the last, is one that every decoder has
+    with pytest.raises(
+        FileNotFoundError
+    ):  # the default layer, the last, is one that every decoder has
         simulate(two_layers, AlignAtt(), missing)
     with pytest.raises(FileNotFoundError):
         simulate(ToyModel(), AlignAtt(), missing)  # compatible: now the audio is read

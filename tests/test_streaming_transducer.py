@@ -136,7 +136,9 @@ def _chunk_ms(transducer: Transducer) -> int:
     return transducer.config.encoder.chunk_size_frames * 4 * 10
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     duration_ms=st.integers(300, 2_400),
     seed=st.integers(0, 2**16),

@@ -35,7 +35,9 @@ def corpus(tmp_path_factory) -> Path:
     for index, seconds in enumerate((1.3, 2.0, 0.7)):
         path = split_dir / "wav" / f"talk{index}.wav"
         num_samples = int(seconds * SR)
-        soundfile.write(path, (0.1 * rng.standard_normal(num_samples)).astype(np.float32), SR, subtype="PCM_16")
+        soundfile.write(
+            path, (0.1 * rng.standard_normal(num_samples)).astype(np.float32), SR, subtype="PCM_16"
+        )
         num_words = int(seconds * 1000) // 280  # the toy writes one word per 280 ms
         words = tuple(WordSpan(f"s{j}", j * 280 * 16, (j + 1) * 280 * 16) for j in range(num_words))
         instances.append(Instance(
@@ -80,13 +82,17 @@ def test_a_grid_expands_to_the_product_of_segments_and_values():
     assert first.parameters == {"alpha": 0.1, "frames": 2, "attention": {"normalization": "l2", "layer": 2},
                                 "segment_ms": 320}  # fmt: skip
     assert first.varied == {"alpha": 0.1, "attention.layer": 2}
-    assert [r.segment_ms for r in runs[:6]] == [320] * 6 and runs[-1].parameters == {"segment_ms": 320}
+    assert [r.segment_ms for r in runs[:6]] == [320] * 6 and runs[-1].parameters == {
+        "segment_ms": 320
+    }
     assert len({r.run_id for r in runs}) == len(runs)
     assert first.run_id.startswith("a-alpha0.1-layer2-320ms-")
     assert expand(config)[0].run_id == first.run_id  # stable: resuming finds the same directories
     argv = eval_arguments(first, Path("o"))
-    assert "policy.attention.normalization=\"l2\"" in argv and "policy.alpha=0.1" in argv
-    assert argv[argv.index("--segment-ms") + 1] == "320" and "--model" in argv and "--resume" in argv
+    assert 'policy.attention.normalization="l2"' in argv and "policy.alpha=0.1" in argv
+    assert (
+        argv[argv.index("--segment-ms") + 1] == "320" and "--model" in argv and "--resume" in argv
+    )
 
 
 def test_bad_configs_name_the_problem(tmp_path, corpus):
@@ -121,7 +127,19 @@ class _CountingRun:
 
 
 def _plain_columns(table: pd.DataFrame) -> pd.DataFrame:
-    keep = ["label", "varied", "segment_ms", "stream", "BLEU", "chrF", "LAAL", "AL", "AP", "DAL", "ATD"]
+    keep = [
+        "label",
+        "varied",
+        "segment_ms",
+        "stream",
+        "BLEU",
+        "chrF",
+        "LAAL",
+        "AL",
+        "AP",
+        "DAL",
+        "ATD",
+    ]
     return table[keep].reset_index(drop=True)
 
 
@@ -138,7 +156,9 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, co
     resumed = _CountingRun()
     outcome = run_sweep(config, run=resumed)
     assert sorted(outcome.reused) == sorted(interrupted.calls)
-    assert sorted(resumed.calls) == sorted(r.run_id for r in runs if r.run_id not in interrupted.calls)
+    assert sorted(resumed.calls) == sorted(
+        r.run_id for r in runs if r.run_id not in interrupted.calls
+    )
     assert outcome.failed == {} and outcome.skipped == ()
     again = _CountingRun()
     assert run_sweep(config, run=again).executed == () and again.calls == []
@@ -168,16 +188,22 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, co
     assert [p.name for p in paths] == ["results.tsv", "results.md", "curves.png"]
     assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| wait-k | k=1 | 320 | st |" in paths[1].read_text()
-    assert len(pd.read_csv(paths[0], sep="\t")) == 8  # 4 runs, the oracle and 3 segment-size oracles
+    assert (
+        len(pd.read_csv(paths[0], sep="\t")) == 8
+    )  # 4 runs, the oracle and 3 segment-size oracles
 
 
 def test_a_run_without_its_result_file_is_run_again(tmp_path, corpus):
-    config = load_sweep_config(_write_config(tmp_path / "s.yaml", corpus, tmp_path / "out"), ["oracle.enabled=false"])
+    config = load_sweep_config(
+        _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out"), ["oracle.enabled=false"]
+    )
     run_sweep(config)
     first = expand(config)[0]
     (tmp_path / "out" / RUNS_DIR / first.run_id / RESULT_FILE).unlink()  # killed before it finished
     again = _CountingRun()
-    assert run_sweep(config, run=again).executed == (first.run_id,) and again.calls == [first.run_id]
+    assert run_sweep(config, run=again).executed == (first.run_id,) and again.calls == [
+        first.run_id
+    ]
 
 
 def test_failed_and_optional_entries_do_not_stop_the_others(tmp_path, corpus):
@@ -208,14 +234,18 @@ def test_a_bad_policy_parameter_fails_the_sweep_at_load_naming_the_entry(tmp_pat
     path = _write_config(tmp_path / "s.yaml", corpus, tmp_path / "out", grid=[
         {"label": "zero", "policy": "waitk", "vary": {"k": [3, 0]}},
     ])  # fmt: skip
-    with pytest.raises(ValueError, match=r"'zero' \(k=0, segment_ms=320\): .*`k` must be an int >= 1"):
+    with pytest.raises(
+        ValueError, match=r"'zero' \(k=0, segment_ms=320\): .*`k` must be an int >= 1"
+    ):
         expand(load_sweep_config(path))
 
 
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("name: toy\ngrid:\n  - {label: a, policy: waitk\n")
-    with pytest.raises(ValueError, match=rf"^sweep config {path}:4:1: not valid YAML: .*\.$") as error:
+    with pytest.raises(
+        ValueError, match=rf"^sweep config {path}:4:1: not valid YAML: .*\.$"
+    ) as error:
         load_sweep_config(path)
     assert "\n" not in str(error.value)
 
@@ -317,21 +347,27 @@ def test_a_run_that_wrote_nothing_says_no_output_in_the_markdown_table():
     ]
 
 
-def test_sweep_status_names_every_point_and_gather_only_fails_when_points_are_missing(tmp_path, corpus, capsys):
+def test_sweep_status_names_every_point_and_gather_only_fails_when_points_are_missing(
+    tmp_path, corpus, capsys
+):
     """--gather-only silently left out failed and unfinished points and exited 0; no command said why."""
     grid = [
         {"label": "ok", "policy": "waitk", "vary": {"k": [2]}},
         {"label": "broken", "policy": "transducer"},  # the toy model has no transducer
         {"label": "later", "policy": "transducer", "model": {"checkpoint": str(tmp_path / "tt.pt"), "optional": True}},
     ]  # fmt: skip
-    first = _write_config(tmp_path / "a.yaml", corpus, tmp_path / "out", oracle={"enabled": False}, grid=grid)
+    first = _write_config(
+        tmp_path / "a.yaml", corpus, tmp_path / "out", oracle={"enabled": False}, grid=grid
+    )
     run_sweep(load_sweep_config(first))
     grid[0]["vary"]["k"] = [2, 3, 4]  # k=3 never ran; k=4 was cut off after one instance
     grown = load_sweep_config(_write_config(tmp_path / "b.yaml", corpus, tmp_path / "out",
                                             oracle={"enabled": False}, grid=grid))  # fmt: skip
     cut = next(s for s in expand(grown) if s.varied == {"k": 4})
     (tmp_path / "out" / RUNS_DIR / cut.run_id / ".partial" / "0000000").mkdir(parents=True)
-    (tmp_path / "out" / RUNS_DIR / cut.run_id / ".partial" / "0000000" / "instances.log").write_text("{}\n")
+    (
+        tmp_path / "out" / RUNS_DIR / cut.run_id / ".partial" / "0000000" / "instances.log"
+    ).write_text("{}\n")
     points = sweep_status(grown)
     assert [(p.spec.label, p.spec.varied, p.state) for p in points] == [
         ("ok", {"k": 2}, PointState.FINISHED), ("ok", {"k": 3}, PointState.NOT_STARTED),
@@ -346,7 +382,9 @@ def test_sweep_status_names_every_point_and_gather_only_fails_when_points_are_mi
     assert status.run(status) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("finished     ok k=2 320 ms  [ok-k2-320ms-")
-    assert printed[2].endswith("(1 instances done)") and printed[3].startswith("failed       broken 320 ms")
+    assert printed[2].endswith("(1 instances done)") and printed[3].startswith(
+        "failed       broken 320 ms"
+    )
     assert printed[-1] == "5 points: 1 finished, 1 failed, 1 partial, 1 not started, 1 skipped"
     gather_only = parser.parse_args(["sweep", str(tmp_path / "b.yaml"), "--gather-only"])
     assert gather_only.run(gather_only) == 1

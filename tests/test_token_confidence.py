@@ -34,10 +34,16 @@ from simul.streaming import (
 )
 from simul.streaming.attention_decoder import DecodingConfig
 
-_A, _B, _EOS = Token(id=5, piece="▁a"), Token(id=6, piece="▁b"), Token(id=2, piece="</s>", ends_sentence=True)
+_A, _B, _EOS = (
+    Token(id=5, piece="▁a"),
+    Token(id=6, piece="▁b"),
+    Token(id=2, piece="</s>", ends_sentence=True),
+)
 
 
-def _view(probabilities: list[float], entropies: list[float] | None = None, candidates=(_A, _B)) -> DecisionView:
+def _view(
+    probabilities: list[float], entropies: list[float] | None = None, candidates=(_A, _B)
+) -> DecisionView:
     scores = CandidateScoresValue(
         log_prob=torch.tensor(probabilities).log(),
         entropy=torch.tensor(entropies if entropies is not None else [0.1] * len(probabilities)),
@@ -55,7 +61,9 @@ def test_it_writes_the_prefix_the_model_is_sure_of() -> None:
     assert policy.decide(_view([0.9, 0.7])) == Write((_A, _B))
     assert policy.decide(_view([0.9, 0.5])) == Write((_A,))
     assert policy.decide(_view([0.5, 0.9])) == Read()
-    assert policy.decide(_view([0.9, 0.9], candidates=(_A, _EOS))) == Write((_A,))  # EOS: the loop's
+    assert policy.decide(_view([0.9, 0.9], candidates=(_A, _EOS))) == Write(
+        (_A,)
+    )  # EOS: the loop's
     bounded = TokenConfidence(min_probability=0.1, max_entropy=1.0)
     assert bounded.decide(_view([0.9, 0.9], [0.5, 1.5])) == Write((_A,))
     with pytest.raises(ValueError, match="min_probability"):
@@ -83,12 +91,16 @@ def test_the_toy_writes_a_token_once_it_is_sure_of_it() -> None:
 def tokenizer(tmp_path_factory):
     texts = ["die katze schläft", "der hund läuft schnell", "ein großes haus", "wir sehen den baum"]
     directory = Path(tmp_path_factory.mktemp("spm"))
-    return train_sentencepiece(directory / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=texts)
+    return train_sentencepiece(
+        directory / "spm", SpmConfig(vocab_size=30, model_type="char"), texts=texts
+    )
 
 
 def _model(tokenizer) -> AttentionEncoderDecoder:
     torch.manual_seed(0)
-    return AttentionEncoderDecoder(dataclasses.replace(tiny(), vocab_size=tokenizer.vocab_size)).eval()
+    return AttentionEncoderDecoder(
+        dataclasses.replace(tiny(), vocab_size=tokenizer.vocab_size)
+    ).eval()
 
 
 def test_the_search_scores_each_token_as_its_hypothesis_score_adds_up(tokenizer) -> None:
@@ -104,12 +116,16 @@ def test_the_search_scores_each_token_as_its_hypothesis_score_adds_up(tokenizer)
     scores = hypothesis.token_scores
     assert scores.shape == (len(hypothesis.tokens), 2)
     assert math.isclose(float(scores[:, 0].sum()), hypothesis.score, rel_tol=1e-4, abs_tol=1e-4)
-    assert (scores[:, 1] >= 0).all() and (scores[:, 1] <= math.log(tokenizer.vocab_size) + 1e-4).all()
+    assert (scores[:, 1] >= 0).all() and (
+        scores[:, 1] <= math.log(tokenizer.vocab_size) + 1e-4
+    ).all()
 
 
 def test_the_aed_serves_candidate_scores_when_asked_and_runs_the_policy(tokenizer) -> None:
     model = _model(tokenizer)
-    waveform = torch.from_numpy((0.1 * np.random.default_rng(0).standard_normal(24_000)).astype(np.float32))
+    waveform = torch.from_numpy(
+        (0.1 * np.random.default_rng(0).standard_normal(24_000)).astype(np.float32)
+    )
     policy = TokenConfidence(min_probability=0.05)
     for mode in ("hypothesis", "step"):
         plain = aed_streaming_model(

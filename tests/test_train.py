@@ -199,8 +199,11 @@ def test_resuming_with_another_training_config_is_refused_naming_the_keys(
 
 
 def test_a_second_run_into_a_folder_in_use_is_refused(corpus: TinyCorpus, tmp_path: Path) -> None:
-    with lock_directory(tmp_path / "run", "simul eval"), pytest.raises(
-        DirectoryLockedError, match=rf"{tmp_path / 'run'} is in use by another simul eval"
+    with (
+        lock_directory(tmp_path / "run", "simul eval"),
+        pytest.raises(
+            DirectoryLockedError, match=rf"{tmp_path / 'run'} is in use by another simul eval"
+        ),
     ):
         train(tiny_run_config(corpus, tmp_path / "run", "trainer.max_steps=1"))
     assert not (tmp_path / "run" / "checkpoints").exists()
@@ -264,7 +267,12 @@ def test_a_run_without_a_progress_bar_logs_its_loss_into_a_timestamped_train_log
     text = (out / "train.log").read_text()
     assert "\r" not in text
     lines = text.splitlines()
-    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) simul\.", line) for line in lines), lines
-    assert any("step 2/4: loss" in line for line in lines) and any("step 4/4: loss" in line for line in lines)
+    assert all(
+        re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) simul\.", line)
+        for line in lines
+    ), lines
+    assert any("step 2/4: loss" in line for line in lines) and any(
+        "step 4/4: loss" in line for line in lines
+    )
     handlers = [getattr(h, "baseFilename", None) for h in logging.getLogger().handlers]
     assert str(out / "train.log") not in handlers  # removed after the run

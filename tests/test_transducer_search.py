@@ -67,7 +67,9 @@ def test_streaming_search_equals_offline_search_over_random_chunkings(
 @pytest.mark.parametrize("causal", [True, False])
 def test_tokens_are_stamped_with_the_end_of_their_chunk(causal: bool) -> None:
     fbank_config = FbankConfig(causal_framing=causal)
-    search = TransducerSearch(MODEL, SearchConfig(max_symbols_per_frame=2), fbank_config=fbank_config)
+    search = TransducerSearch(
+        MODEL, SearchConfig(max_symbols_per_frame=2), fbank_config=fbank_config
+    )
     tokens = search.decode(torch.randn(150, 80, generator=torch.Generator().manual_seed(1)))
     assert len(tokens) > 10
     chunk = MODEL.config.encoder.chunk_size_frames  # 4 encoder frames = 16 fbank frames

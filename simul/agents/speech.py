@@ -54,7 +54,9 @@ from typing_extensions import override
 # SimulEval imports pydub (for speech output, which no simul agent writes), and pydub warns on
 # every import that ffmpeg is missing: silenced here, where simul imports SimulEval.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
+    warnings.filterwarnings(
+        "ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning
+    )
     from simuleval.agents import AgentStates, SpeechToTextAgent
     from simuleval.agents.actions import Action, ReadAction, WriteAction
 

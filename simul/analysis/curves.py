@@ -77,7 +77,11 @@ def read_scores(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     if full.is_file():
         table = pd.read_csv(full, sep="\t")
         document = directory / _PROVENANCE_FILE
-        provenance = json.loads(document.read_text(encoding="utf-8"))["provenance"] if document.is_file() else {}
+        provenance = (
+            json.loads(document.read_text(encoding="utf-8"))["provenance"]
+            if document.is_file()
+            else {}
+        )
         path = full
     else:
         path = directory / _SCORES_FILE
@@ -179,10 +183,14 @@ def read_runs(directories: Sequence[Path], *, oracle: Path | None = None) -> pd.
         run["label"], run["curve"] = run["name"], None
         if run["policy"] is None:
             continue
-        differing = _differing(run, [o for o in runs if (o["policy"], o["model"]) == (run["policy"], run["model"])])
+        differing = _differing(
+            run, [o for o in runs if (o["policy"], o["model"]) == (run["policy"], run["model"])]
+        )
         settings = {key: value for key, value in differing.items() if not _is_number(value)}
         run["curve"] = (run["policy"], run["model"], json.dumps(settings, sort_keys=True))
-        run["label"] = ", ".join([run["policy"], *(f"{key}={value}" for key, value in settings.items())])
+        run["label"] = ", ".join(
+            [run["policy"], *(f"{key}={value}" for key, value in settings.items())]
+        )
         if several_models:
             run["label"] += f" ({run['model']})"
     rows: list[dict[str, Any]] = []
@@ -201,7 +209,9 @@ def read_runs(directories: Sequence[Path], *, oracle: Path | None = None) -> pd.
     if oracle is not None:
         table, _ = read_scores(oracle)
         for scores in table.to_dict(orient="records"):
-            rows.append({"label": ORACLE_LABEL, "policy": ORACLE_LABEL, **scores, "run_dir": str(oracle)})
+            rows.append(
+                {"label": ORACLE_LABEL, "policy": ORACLE_LABEL, **scores, "run_dir": str(oracle)}
+            )
     table = pd.DataFrame(rows)
     if not table.empty:
         table["segment_ms"] = table["segment_ms"].astype("Int64")
@@ -217,7 +227,9 @@ def stream_quality_metric(table: pd.DataFrame, stream: str) -> str | None:
     return None
 
 
-def oracle_latency(table: pd.DataFrame, stream: str, *, oracle_lang: str | None = None) -> dict[str, float]:
+def oracle_latency(
+    table: pd.DataFrame, stream: str, *, oracle_lang: str | None = None
+) -> dict[str, float]:
     """The oracle's latency values (``{"LAAL": ...}``) for ``stream``, or ``{}`` without an oracle.
 
     The oracle's translation streams are named by language (``de``; the transcript's is
@@ -246,7 +258,9 @@ def latency_values(row: pd.Series) -> dict[str, float]:
     }  # fmt: skip
 
 
-def pareto_front(latency: Sequence[float], quality: Sequence[float], *, higher_is_better: bool = True) -> np.ndarray:
+def pareto_front(
+    latency: Sequence[float], quality: Sequence[float], *, higher_is_better: bool = True
+) -> np.ndarray:
     """Which points no other point beats: lower or equal latency and better or equal quality,
     strictly better in one of the two.
 
@@ -268,11 +282,15 @@ def pareto_front(latency: Sequence[float], quality: Sequence[float], *, higher_i
         y = -y
     valid = np.isfinite(x) & np.isfinite(y)
     xv, yv = x[valid][None, :], y[valid][None, :]  # (1, M): the others
-    beaten = ((xv <= x[:, None]) & (yv >= y[:, None]) & ((xv < x[:, None]) | (yv > y[:, None]))).any(axis=1)
+    beaten = (
+        (xv <= x[:, None]) & (yv >= y[:, None]) & ((xv < x[:, None]) | (yv > y[:, None]))
+    ).any(axis=1)
     return valid & ~beaten
 
 
-def pareto_table(table: pd.DataFrame, latency_axes: Sequence[str] = ("LAAL", "LAAL_CA")) -> pd.DataFrame:
+def pareto_table(
+    table: pd.DataFrame, latency_axes: Sequence[str] = ("LAAL", "LAAL_CA")
+) -> pd.DataFrame:
     """``table`` with a bool column ``pareto_AXIS`` per latency axis present (per stream, over all
     curves, against the stream's quality metric; the oracle's rows are never on it)."""
     result = table.copy()
@@ -364,9 +382,20 @@ def plot_latency_quality(
             if group.empty:
                 continue
             drawn += len(group)
-            name = label if segment_ms is None or pd.isna(segment_ms) else f"{label} ({int(segment_ms)} ms)"
+            name = (
+                label
+                if segment_ms is None or pd.isna(segment_ms)
+                else f"{label} ({int(segment_ms)} ms)"
+            )
             if len(group) == 1:
-                (line,) = plot.plot(group[x_name], group[quality], marker="*", markersize=14, linestyle="none", label=name)
+                (line,) = plot.plot(
+                    group[x_name],
+                    group[quality],
+                    marker="*",
+                    markersize=14,
+                    linestyle="none",
+                    label=name,
+                )
             else:
                 (line,) = plot.plot(group[x_name], group[quality], marker="o", label=name)
             # Labels name the parameter ("k=3") in the curve's colour; alternate curves put theirs
@@ -395,7 +424,9 @@ def plot_latency_quality(
         plot.margins(x=0.08, y=0.08)  # an oracle line at the smallest latency stays off the spine
         plot.set_xlabel(f"{x_name} (ms)")
         plot.set_ylabel(quality)
-        heading = f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}"
+        heading = (
+            f"{title}: {quality} vs {axis}, {kind}" if title else f"{quality} vs {axis}, {kind}"
+        )
         plot.set_title(heading + _instances_note(points), fontsize=10)
         plot.grid(alpha=0.3)
         if plot.get_legend_handles_labels()[0]:
@@ -422,7 +453,9 @@ def plot_streams(
         quality = stream_quality_metric(rows, stream)
         if quality is None:
             continue
-        aware = any(f"{axis}_CA" in rows and rows[f"{axis}_CA"].notna().any() for axis in latency_axes)
+        aware = any(
+            f"{axis}_CA" in rows and rows[f"{axis}_CA"].notna().any() for axis in latency_axes
+        )
         figures[stream] = plot_latency_quality(
             rows, quality=quality, latency_axes=latency_axes, computation_aware=aware,
             oracle=oracle_latency(table, stream, oracle_lang=oracle_lang),

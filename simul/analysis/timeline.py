@@ -76,10 +76,14 @@ def word_timeline(instance: InstanceOutput) -> pd.DataFrame:
                 f"{instance.where}: stream `{name}` has {len(stream.delays)} delays for {len(words)} "
                 "words; the timeline reads word-unit logs (simul eval's and SimulEval's default)."
             )
-        reference = len(words) if stream.reference is None else reference_length(stream.reference, "word")
+        reference = (
+            len(words) if stream.reference is None else reference_length(stream.reference, "word")
+        )
         ideal_step_ms = instance.source_length / max(len(words), reference, 1)
         elapsed = stream.elapsed or (np.nan,) * len(words)
-        for position, (word, delay, wall) in enumerate(zip(words, stream.delays, elapsed, strict=True)):
+        for position, (word, delay, wall) in enumerate(
+            zip(words, stream.delays, elapsed, strict=True)
+        ):
             ideal = position * ideal_step_ms
             rows.append({
                 "stream": name, "position": position + 1, "word": word, "delay_ms": float(delay),

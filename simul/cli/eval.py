@@ -54,6 +54,7 @@ __all__ = ["add_parser", "default_output", "run"]
 
 logger = logging.getLogger(__name__)
 
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
@@ -166,7 +167,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="quality metrics for every stream (default: WER CER on asr, BLEU chrF elsewhere)",
     )
     parser.add_argument(
-        "--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER"
+        "--lowercase",
+        action="store_true",
+        help="lowercase hypotheses and references before WER/CER",
     )
     parser.add_argument(
         "--remove-punctuation",
@@ -300,7 +303,12 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     result = evaluate(
-        request, instances, data=data, run=run, extra={"arguments": _arguments(args)}, origins=origins
+        request,
+        instances,
+        data=data,
+        run=run,
+        extra={"arguments": _arguments(args)},
+        origins=origins,
     )
     print(format_scores(result.scores))
     for name, signature in result.scores.signatures.items():

@@ -38,42 +38,75 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("log", type=Path, help="an instances.log, or the directory that holds one")
     parser.add_argument(
-        "--output", type=Path, default=None,
+        "--output",
+        type=Path,
+        default=None,
         help="directory for the score files (default: LOG_DIR/simul-scores, never SimulEval's own scores.tsv)",
     )
     parser.add_argument(
-        "--latency-metrics", nargs="+", default=None, choices=LATENCY_METRICS,
+        "--latency-metrics",
+        nargs="+",
+        default=None,
+        choices=LATENCY_METRICS,
         metavar="METRIC",
         help=f"latency metrics, in column order; any of {' '.join(LATENCY_METRICS)} "
         f"(default: {' '.join(DEFAULT_LATENCY_METRICS)}, as SimulEval)",
     )
     parser.add_argument(
-        "--quality-metrics", nargs="*", default=None, choices=QUALITY_METRICS, metavar="METRIC",
+        "--quality-metrics",
+        nargs="*",
+        default=None,
+        choices=QUALITY_METRICS,
+        metavar="METRIC",
         help=f"quality metrics for every stream; any of {' '.join(QUALITY_METRICS)} "
         "(default: WER CER on a stream named asr, BLEU chrF on the others; none when there are no "
         "references; pass the flag alone for latency only)",
     )
     parser.add_argument(
-        "--computation-aware", action="store_true",
+        "--computation-aware",
+        action="store_true",
         help="add NAME_CA columns computed on wall-clock elapsed times (speech input only)",
     )
     parser.add_argument(
-        "--no-use-ref-len", action="store_true",
+        "--no-use-ref-len",
+        action="store_true",
         help="take |Y*| from the hypothesis instead of the reference (AL, AP; LAAL then equals AL)",
     )
     parser.add_argument(
-        "--latency-unit", "--eval-latency-unit", choices=("word", "char", "spm"), default="word", dest="latency_unit",
+        "--latency-unit",
+        "--eval-latency-unit",
+        choices=("word", "char", "spm"),
+        default="word",
+        dest="latency_unit",
         help="unit of the delays in the log (SimulEval's --eval-latency-unit; default: word)",
     )
-    parser.add_argument("--spm-model", default=None, help="SentencePiece model for --latency-unit spm")
-    parser.add_argument("--source-type", choices=("speech", "text"), default=None,
-                        help="speech (delays in ms) or text (delays in source tokens); "
-                        "default: config.yaml beside the log, else inferred")
-    parser.add_argument("--bleu-tokenizer", "--sacrebleu-tokenizer", default="13a", dest="bleu_tokenizer",
-                        help="sacrebleu tokenizer for BLEU (SimulEval's --sacrebleu-tokenizer; default: 13a)")
-    parser.add_argument("--lowercase", action="store_true", help="lowercase hypotheses and references before WER/CER")
-    parser.add_argument("--remove-punctuation", action="store_true",
-                        help="remove punctuation (Unicode category P) before WER/CER")
+    parser.add_argument(
+        "--spm-model", default=None, help="SentencePiece model for --latency-unit spm"
+    )
+    parser.add_argument(
+        "--source-type",
+        choices=("speech", "text"),
+        default=None,
+        help="speech (delays in ms) or text (delays in source tokens); "
+        "default: config.yaml beside the log, else inferred",
+    )
+    parser.add_argument(
+        "--bleu-tokenizer",
+        "--sacrebleu-tokenizer",
+        default="13a",
+        dest="bleu_tokenizer",
+        help="sacrebleu tokenizer for BLEU (SimulEval's --sacrebleu-tokenizer; default: 13a)",
+    )
+    parser.add_argument(
+        "--lowercase",
+        action="store_true",
+        help="lowercase hypotheses and references before WER/CER",
+    )
+    parser.add_argument(
+        "--remove-punctuation",
+        action="store_true",
+        help="remove punctuation (Unicode category P) before WER/CER",
+    )
     parser.add_argument(
         "--log-format", choices=("simuleval", "simulstream"), default="simuleval",
         help="simuleval: an instances.log (SimulEval's or simul's; default); simulstream: the "
@@ -94,20 +127,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(mWERSegmenter's algorithm) and scored with StreamLAAL (LAAL per segment, delays re-based "
         "to the segment), StreamLAAL_CA with --computation-aware, and quality per stream",
     )
-    stream.add_argument("--stream-laal", action="store_true",
-                        help="score talk-level output with StreamLAAL (needs --segments-yaml and --references)")
-    stream.add_argument("--segments-yaml", type=Path, default=None,
-                        help="MuST-C segment list txt/SPLIT.yaml: wav, offset, duration of every reference segment")
-    stream.add_argument("--references", nargs="+", default=None, metavar="[STREAM=]FILE",
-                        help="one reference per segment, in YAML order, for each stream to score "
-                        "(e.g. st=txt/tst-COMMON.de asr=txt/tst-COMMON.en); a bare FILE names the "
-                        "log's only stream")
-    stream.add_argument("--resegment-ignore-case", action="store_true",
-                        help="align case-insensitively, as mweralign does (default: case-sensitive, "
-                        "as FBK's StreamLAAL asks mwerSegmenter with -usecase 1)")
-    stream.add_argument("--resegment-exact-minimum", action="store_true",
-                        help="take the exact minimum edit distance split, not mwerSegmenter's "
-                        "(which charges extra for a segment after the first that starts at the talk's first unit)")
+    stream.add_argument(
+        "--stream-laal",
+        action="store_true",
+        help="score talk-level output with StreamLAAL (needs --segments-yaml and --references)",
+    )
+    stream.add_argument(
+        "--segments-yaml",
+        type=Path,
+        default=None,
+        help="MuST-C segment list txt/SPLIT.yaml: wav, offset, duration of every reference segment",
+    )
+    stream.add_argument(
+        "--references",
+        nargs="+",
+        default=None,
+        metavar="[STREAM=]FILE",
+        help="one reference per segment, in YAML order, for each stream to score "
+        "(e.g. st=txt/tst-COMMON.de asr=txt/tst-COMMON.en); a bare FILE names the "
+        "log's only stream",
+    )
+    stream.add_argument(
+        "--resegment-ignore-case",
+        action="store_true",
+        help="align case-insensitively, as mweralign does (default: case-sensitive, "
+        "as FBK's StreamLAAL asks mwerSegmenter with -usecase 1)",
+    )
+    stream.add_argument(
+        "--resegment-exact-minimum",
+        action="store_true",
+        help="take the exact minimum edit distance split, not mwerSegmenter's "
+        "(which charges extra for a segment after the first that starts at the talk's first unit)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -180,7 +231,9 @@ def _scoring_config(args: argparse.Namespace, latency_metrics: tuple[str, ...]) 
         latency_unit=args.latency_unit,
         spm_model=args.spm_model,
         bleu_tokenizer=args.bleu_tokenizer,
-        normalization=TextNormalization(lowercase=args.lowercase, remove_punctuation=args.remove_punctuation),
+        normalization=TextNormalization(
+            lowercase=args.lowercase, remove_punctuation=args.remove_punctuation
+        ),
     )
 
 
@@ -281,16 +334,26 @@ def _run_omnisteval(args: argparse.Namespace, log_path: Path) -> int:
     }
     for flag, given in refused.items():
         if given:
-            raise ValueError(f"{flag} does not apply to --scorer omnisteval (its metrics are fixed).")
+            raise ValueError(
+                f"{flag} does not apply to --scorer omnisteval (its metrics are fixed)."
+            )
     long_form = args.segments_yaml is not None or args.references is not None
     instances = _read_log(args, log_path)
-    inputs: dict = {"log": str(log_path), "log_sha256": file_sha256(log_path), "scorer": "omnisteval 0.1.10"}
+    inputs: dict = {
+        "log": str(log_path),
+        "log_sha256": file_sha256(log_path),
+        "scorer": "omnisteval 0.1.10",
+    }
     if long_form:
         if args.segments_yaml is None or not args.references:
-            raise ValueError("long-form --scorer omnisteval needs both --segments-yaml and --references.")
+            raise ValueError(
+                "long-form --scorer omnisteval needs both --segments-yaml and --references."
+            )
         files = reference_files(args.references, stream_names(instances))
         result = score_omnisteval_long(
-            instances, read_talk_references(args.segments_yaml, files), bleu_tokenizer=args.bleu_tokenizer
+            instances,
+            read_talk_references(args.segments_yaml, files),
+            bleu_tokenizer=args.bleu_tokenizer,
         )
         scores = result.scores
         inputs.update(segments_yaml=str(args.segments_yaml), references={k: str(v) for k, v in files.items()},

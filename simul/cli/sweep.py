@@ -38,15 +38,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="the sweep config (experiments/sweeps/*.yaml); `simul sweep status CONFIG` is --status",
     )  # fmt: skip
     parser.add_argument(
-        "overrides", nargs="*", metavar="KEY=VALUE",
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
         help="change any config key (workers=4, executor=slurm, data.max_instances=50)",
     )
-    parser.add_argument("--gather-only", action="store_true",
-                        help="run nothing: gather the finished runs into the table and the plot "
-                        "(exit status 1 when some points are not finished)")
-    parser.add_argument("--status", action="store_true",
-                        help="run nothing: list every point of the grid, finished, failed, partial "
-                        "(with its instances done) or not started")
+    parser.add_argument(
+        "--gather-only",
+        action="store_true",
+        help="run nothing: gather the finished runs into the table and the plot "
+        "(exit status 1 when some points are not finished)",
+    )
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="run nothing: list every point of the grid, finished, failed, partial "
+        "(with its instances done) or not started",
+    )
     parser.set_defaults(run=run)
 
 
@@ -57,14 +65,22 @@ def run(args: argparse.Namespace) -> int:
 
     config_path, overrides, show_status = args.config, list(args.overrides), args.status
     if str(config_path) == "status" and not config_path.is_file() and overrides:
-        config_path, overrides, show_status = Path(overrides[0]), overrides[1:], True  # `simul sweep status CONFIG`
+        config_path, overrides, show_status = (
+            Path(overrides[0]),
+            overrides[1:],
+            True,
+        )  # `simul sweep status CONFIG`
     config = load_sweep_config(config_path, overrides)
     if show_status:
         print(format_status(sweep_status(config)), end="")
         return 0
     status = 0
     if args.gather_only:
-        missing = [p for p in sweep_status(config) if p.state not in (PointState.FINISHED, PointState.SKIPPED)]
+        missing = [
+            p
+            for p in sweep_status(config)
+            if p.state not in (PointState.FINISHED, PointState.SKIPPED)
+        ]
         if missing:
             logger.warning(
                 "%d of the grid's points are not finished and not in the table: %s (`simul sweep status` "

@@ -327,7 +327,9 @@ def check_items(items: Sequence[CorpusItem], config: CheckConfig | None = None) 
         problems.extend(_check_alignments(item))
         by_file.setdefault(item.instance.audio_path, []).append(item)
     resample_files = []
-    with tqdm(total=len(items), unit="seg", desc="check", disable=progress_bar_disabled(config.progress)) as progress:
+    with tqdm(
+        total=len(items), unit="seg", desc="check", disable=progress_bar_disabled(config.progress)
+    ) as progress:
         for path, file_items in by_file.items():
             file_problems, needs_resampling = _check_file(path, file_items, config, progress)
             problems.extend(file_problems)

@@ -465,7 +465,12 @@ def write_split(
     sizes: dict[str, int] = {}
     audio_samples = 0
     results = synthesize_many(requests, jobs=config.jobs)
-    bar = tqdm(total=len(segments), desc=f"{split}: speech", unit="seg", disable=progress_bar_disabled(progress))
+    bar = tqdm(
+        total=len(segments),
+        desc=f"{split}: speech",
+        unit="seg",
+        disable=progress_bar_disabled(progress),
+    )
     with bar:
         for index, result in enumerate(results):
             talk = talks[index // config.segments_per_talk]

@@ -317,7 +317,9 @@ def _results(
     gathered = gather(sweep)
     expected = len(expand(sweep))
     runs = (
-        gathered[gathered["policy"] != ORACLE_LABEL]["run_id"].nunique() if not gathered.empty else 0
+        gathered[gathered["policy"] != ORACLE_LABEL]["run_id"].nunique()
+        if not gathered.empty
+        else 0
     )
     if runs != expected:
         raise ValueError(f"the table must hold {expected} finished runs, but holds {runs}.")

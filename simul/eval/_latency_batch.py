@@ -420,9 +420,7 @@ def _atd_rows(block: _Block, source_type: SourceType) -> np.ndarray:
 _KERNELS: dict[str, Callable[[_Block, SourceType], np.ndarray]] = {
     "AL": lambda block, _: _lagging_rows(block, block.target),
     "LAAL": lambda block, _: _lagging_rows(block, np.maximum(block.lengths, block.target)),
-    "AP": lambda block, _: (
-        _total(block.times * block.mask) / (block.source * block.target)
-    ),
+    "AP": lambda block, _: _total(block.times * block.mask) / (block.source * block.target),
     "DAL": lambda block, _: _dal_rows(block),
     "ATD": _atd_rows,
     "StartOffset": lambda block, _: block.times[0],

@@ -40,8 +40,17 @@ __all__ = ["collector_paused", "find_log", "read_instances_log", "write_instance
 
 _STREAM_FIELDS = ("prediction", "delays", "elapsed", "reference")
 _SIMULEVAL_FIELDS = {
-    "index", "prediction", "delays", "elapsed", "prediction_length", "reference", "source",
-    "source_length", "prediction_spm", "stream", "streams",
+    "index",
+    "prediction",
+    "delays",
+    "elapsed",
+    "prediction_length",
+    "reference",
+    "source",
+    "source_length",
+    "prediction_spm",
+    "stream",
+    "streams",
 }
 
 
@@ -125,7 +134,9 @@ def _parse_stream(fields: Mapping[str, Any], where: str) -> StreamOutput:
         if name not in fields:
             raise ValueError(f"{where}: missing field `{name}`.")
     if not isinstance(fields["prediction"], str):
-        raise ValueError(f"{where}: `prediction` must be a string, but is {fields['prediction']!r} instead.")
+        raise ValueError(
+            f"{where}: `prediction` must be a string, but is {fields['prediction']!r} instead."
+        )
     delays = _number_list(fields["delays"], where, "delays")
     elapsed = _number_list(fields.get("elapsed", []), where, "elapsed")
     if elapsed and len(elapsed) != len(delays):
@@ -137,8 +148,12 @@ def _parse_stream(fields: Mapping[str, Any], where: str) -> StreamOutput:
     if reference is not None and not isinstance(reference, str):
         raise ValueError(f"{where}: `reference` must be a string, but is {reference!r} instead.")
     units = fields.get("prediction_spm")
-    if units is not None and not (isinstance(units, list) and all(isinstance(u, str) for u in units)):
-        raise ValueError(f"{where}: `prediction_spm` must be a list of strings, but is {units!r} instead.")
+    if units is not None and not (
+        isinstance(units, list) and all(isinstance(u, str) for u in units)
+    ):
+        raise ValueError(
+            f"{where}: `prediction_spm` must be a list of strings, but is {units!r} instead."
+        )
     return StreamOutput(
         prediction=fields["prediction"],
         delays=delays,
@@ -179,7 +194,9 @@ def _config_source_type(log_path: Path) -> SourceType | None:
     return None
 
 
-def read_instances_log(path: Path, *, source_type: SourceType | None = None) -> list[InstanceOutput]:
+def read_instances_log(
+    path: Path, *, source_type: SourceType | None = None
+) -> list[InstanceOutput]:
     """Read an ``instances.log`` (or a directory holding one) into ``InstanceOutput`` records.
 
     Args:
@@ -263,13 +280,17 @@ def _read_log(log_path: Path, source_type: SourceType | None) -> list[InstanceOu
         if value is None:
             continue
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: must be a JSON object, but is {type(value).__name__} instead.")
+            raise ValueError(
+                f"{where}: must be a JSON object, but is {type(value).__name__} instead."
+            )
         raw_lines.append((line_number, where, value))
     if not raw_lines:
         raise ValueError(f"{log_path}: the log holds no instances.")
 
     if source_type is None:
-        source_type = _config_source_type(log_path) or _infer_source_type([v for *_, v in raw_lines])
+        source_type = _config_source_type(log_path) or _infer_source_type(
+            [v for *_, v in raw_lines]
+        )
 
     instances = []
     times: list[tuple[str, str, tuple[float, ...]]] = []  # checked all at once at the end
@@ -288,12 +309,16 @@ def _read_log(log_path: Path, source_type: SourceType | None) -> list[InstanceOu
         streams = {primary: _parse_stream(value, where)}
         extra_streams = value.get("streams", {})
         if not isinstance(extra_streams, dict):
-            raise ValueError(f"{where}: `streams` must be an object, but is {extra_streams!r} instead.")
+            raise ValueError(
+                f"{where}: `streams` must be an object, but is {extra_streams!r} instead."
+            )
         for name, fields in extra_streams.items():
             if name in streams:
                 raise ValueError(f"{where}: stream `{name}` is given twice.")
             if not isinstance(fields, dict):
-                raise ValueError(f"{where}: `streams.{name}` must be an object, but is {fields!r} instead.")
+                raise ValueError(
+                    f"{where}: `streams.{name}` must be an object, but is {fields!r} instead."
+                )
             streams[name] = _parse_stream(fields, f"{where} (stream {name})")
         for name, stream in streams.items():
             place = where if name == primary else f"{where} (stream {name})"
@@ -367,7 +392,9 @@ def write_instances_log(
             line["streams"] = others
         lines.append(json.dumps(line, ensure_ascii=False))
     if len(source_types) > 1:
-        raise ValueError(f"instances mix source types {sorted(source_types)}; write them separately.")
+        raise ValueError(
+            f"instances mix source types {sorted(source_types)}; write them separately."
+        )
     directory.mkdir(parents=True, exist_ok=True)
     source_type = source_types.pop() if source_types else "speech"
     # SimulEval reads the types back from config.yaml with --score-only.

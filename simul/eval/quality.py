@@ -251,8 +251,12 @@ def quality_scores(
             )
         unit = "word" if name == "WER" else "char"
         signature = f"nrefs:1|unit:{unit}|{normalization.describe()}|jiwer:{version('jiwer')}"
-        corpus = QualityResult(name=name, score=100.0 * sum(errors) / sum(lengths), signature=signature)
-        return corpus, [100.0 * e / n if n else math.nan for e, n in zip(errors, lengths, strict=True)]
+        corpus = QualityResult(
+            name=name, score=100.0 * sum(errors) / sum(lengths), signature=signature
+        )
+        return corpus, [
+            100.0 * e / n if n else math.nan for e, n in zip(errors, lengths, strict=True)
+        ]
     metric = _sacrebleu_metric(name, bleu_tokenizer, normalization, sentence=False)
     texts = list(hypotheses), [reference or "" for reference in references]
     if name == "BLEU":
@@ -272,7 +276,9 @@ def quality_scores(
         per_sentence = [metric._compute_f_score(row) for row in stats.tolist()]
     else:
         sentence_metric = _sacrebleu_metric(name, bleu_tokenizer, normalization, sentence=True)
-        per_sentence = [sentence_metric._compute_score_from_stats(row).score for row in stats.tolist()]
+        per_sentence = [
+            sentence_metric._compute_score_from_stats(row).score for row in stats.tolist()
+        ]
     return corpus, per_sentence
 
 

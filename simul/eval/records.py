@@ -73,9 +73,12 @@ class InstanceOutput:
         return self.origin if self.origin is not None else f"instance {self.index}"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.source_length, (int, float))
-                and not isinstance(self.source_length, bool)  # `true` is no length
-                and math.isfinite(self.source_length) and self.source_length > 0):
+        if not (
+            isinstance(self.source_length, (int, float))
+            and not isinstance(self.source_length, bool)  # `true` is no length
+            and math.isfinite(self.source_length)
+            and self.source_length > 0
+        ):
             raise ValueError(
                 f"`source_length` of instance {self.index} must be a finite number > 0, "
                 f"but is {self.source_length!r} instead."

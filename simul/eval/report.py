@@ -70,7 +70,9 @@ def _cells(values: pd.Series, decimals: int | None = None) -> list[str]:
     ``decimals``, each float as ``round(value, decimals)`` prints (SimulEval's ``54.809``)."""
     if values.dtype.kind == "f":
         if decimals is not None:
-            return ["" if value != value else repr(round(value, decimals)) for value in values.tolist()]
+            return [
+                "" if value != value else repr(round(value, decimals)) for value in values.tolist()
+            ]
         return ["" if value != value else f"{value:.17g}" for value in values.tolist()]
     if values.dtype.kind in "iub":
         return list(map(str, values.tolist()))
@@ -137,7 +139,8 @@ def format_scores(scores: Scores, decimals: int = 3) -> str:
         return f"{value:.{decimals}f}" if isinstance(value, float) and value == value else value
 
     text = pd.DataFrame(
-        {name: [cell(value) for value in table[name].tolist()] for name in table.columns}, dtype=object
+        {name: [cell(value) for value in table[name].tolist()] for name in table.columns},
+        dtype=object,
     )
     for position in empty:
         for name in table.columns:

@@ -204,7 +204,9 @@ def _score_stream(
         metrics = default_quality_metrics(name) if have_references else ()
     signatures = {}
     if metrics:
-        missing = next((m for m, s in zip(members, streams, strict=True) if s.reference is None), None)
+        missing = next(
+            (m for m, s in zip(members, streams, strict=True) if s.reference is None), None
+        )
         if missing is not None:
             raise ValueError(
                 f"{missing.where}: stream `{name}` has no reference, which {', '.join(metrics)} need."

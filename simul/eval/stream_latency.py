@@ -207,7 +207,9 @@ def resegment_talks(
     by_name = _check_talks(talks, references)
     records: list[InstanceOutput] = []
     edits = {stream: (0, 0) for stream in streams}
-    for talk in tqdm(references, desc="resegment", unit="talk", disable=progress_bar_disabled(progress)):
+    for talk in tqdm(
+        references, desc="resegment", unit="talk", disable=progress_bar_disabled(progress)
+    ):
         instance = by_name[talk.talk]
         outputs: dict[str, list[StreamOutput]] = {}
         for stream in streams:

@@ -145,7 +145,9 @@ def _replace_path(config: Any, path: str, value: Any) -> Any:
     first, _, rest = path.partition(".")
     if not rest:
         return dataclasses.replace(config, **{first: value})
-    return dataclasses.replace(config, **{first: _replace_path(getattr(config, first), rest, value)})
+    return dataclasses.replace(
+        config, **{first: _replace_path(getattr(config, first), rest, value)}
+    )
 
 
 class Family(ABC, Generic[ConfigT, ModelT, OptionsT]):

@@ -41,9 +41,7 @@ def _family_problem(loaded: object) -> str | None:
 def family_names() -> tuple[str, ...]:
     """Built-in family names, then the installed plugins' (nothing is imported)."""
     plugins = [
-        name
-        for name in entry_point_names(FAMILY_ENTRY_POINT_GROUP)
-        if name not in BUILTIN_FAMILIES
+        name for name in entry_point_names(FAMILY_ENTRY_POINT_GROUP) if name not in BUILTIN_FAMILIES
     ]
     return (*BUILTIN_FAMILIES.names(), *plugins)
 

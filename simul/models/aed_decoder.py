@@ -91,7 +91,8 @@ def sinusoidal_positions(start: int, num_positions: int, dim: int, *, device=Non
     """
     half = dim // 2
     frequencies = torch.exp(
-        torch.arange(half, device=device, dtype=torch.float64) * -(math.log(10_000.0) / max(half - 1, 1))
+        torch.arange(half, device=device, dtype=torch.float64)
+        * -(math.log(10_000.0) / max(half - 1, 1))
     )  # (D / 2,)
     positions = torch.arange(start, start + num_positions, device=device, dtype=torch.float64)
     angles = positions[:, None] * frequencies[None, :]  # (S, D / 2)
@@ -224,7 +225,9 @@ class _Attention(nn.Module):
         """Keys and values (B, H, N, Dh) of (B, N, D) inputs."""
         return self.split_heads(self.k_proj(x)), self.split_heads(self.v_proj(x))
 
-    def forward(self, x: Tensor, key: Tensor, value: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, key: Tensor, value: Tensor, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         """Attend from (B, S, D) ``x`` to keys/values (B, H, N, Dh).
 
         Args:
@@ -264,7 +267,9 @@ class _DecoderLayer(nn.Module):
         self.self_norm = nn.LayerNorm(dim)
         self.self_attn = _Attention(dim, config.num_heads, dropout_p)
         self.cross_norm = nn.LayerNorm(dim)
-        self.cross_attn = _Attention(dim, config.num_heads, dropout_p) if cross_attn is None else cross_attn
+        self.cross_attn = (
+            _Attention(dim, config.num_heads, dropout_p) if cross_attn is None else cross_attn
+        )
         self.ffn_norm = nn.LayerNorm(dim)
         self.ffn_inner = nn.Linear(dim, config.ffn_dim)
         self.ffn_outer = nn.Linear(config.ffn_dim, dim)
@@ -365,18 +370,24 @@ class TransformerDecoder(nn.Module):
     def memory(self, frames: Tensor, mask: Tensor | None = None) -> DecoderMemory:
         """Project encoder frames (B, T, De) for every layer; ``mask`` (B, T) marks valid frames."""
         projected = self.memory_proj(frames)  # (B, T, D)
-        keys, values = zip(*(layer.cross_attn.project_kv(projected) for layer in self.layers), strict=True)
+        keys, values = zip(
+            *(layer.cross_attn.project_kv(projected) for layer in self.layers), strict=True
+        )
         return DecoderMemory(keys=tuple(keys), values=tuple(values), mask=mask)
 
     def extend_memory(self, memory: DecoderMemory, frames: Tensor) -> DecoderMemory:
         """``memory`` followed by new frames (B, T_new, De) (an unpadded streaming memory)."""
         if memory.mask is not None:
-            raise ValueError("`memory` must be unpadded (mask None) to be extended, but has a mask.")
+            raise ValueError(
+                "`memory` must be unpadded (mask None) to be extended, but has a mask."
+            )
         if frames.shape[1] == 0:
             return memory
         new = self.memory(frames)
         return DecoderMemory(
-            keys=tuple(torch.cat([old, k], dim=2) for old, k in zip(memory.keys, new.keys, strict=True)),
+            keys=tuple(
+                torch.cat([old, k], dim=2) for old, k in zip(memory.keys, new.keys, strict=True)
+            ),
             values=tuple(
                 torch.cat([old, v], dim=2) for old, v in zip(memory.values, new.values, strict=True)
             ),
@@ -403,7 +414,9 @@ class TransformerDecoder(nn.Module):
         past = cache.num_positions
         num_new = tokens.shape[1]
         x = self.embedding(tokens) * math.sqrt(self.config.d_model)  # (B, S, D)
-        x = self.dropout(x + sinusoidal_positions(past, num_new, x.shape[2], device=x.device).to(x.dtype))
+        x = self.dropout(
+            x + sinusoidal_positions(past, num_new, x.shape[2], device=x.device).to(x.dtype)
+        )
         rows = torch.arange(past, past + num_new, device=x.device)
         columns = torch.arange(past + num_new, device=x.device)
         self_mask = columns[None, :] <= rows[:, None]  # (S, P + S)

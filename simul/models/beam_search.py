@@ -168,19 +168,27 @@ def beam_search(
     check_positive_int("beam_size", beam_size)
     beams = beam_size
     prefix_length = len(prefixes[0]) if prefixes else 0
-    prefix = torch.tensor([list(p) for p in prefixes], dtype=torch.long).reshape(num_utterances, prefix_length)
+    prefix = torch.tensor([list(p) for p in prefixes], dtype=torch.long).reshape(
+        num_utterances, prefix_length
+    )
     scores, cache = decoder.start(prefix)
     device = scores.log_probs.device
     prefix = prefix.to(device)
     expand = torch.arange(num_utterances, device=device).repeat_interleave(beams)  # (B * K,)
     cache = decoder.reorder(cache, expand)
     log_probs = scores.log_probs.index_select(0, expand)  # (B * K, V)
-    attention = None if scores.cross_attention is None else scores.cross_attention.index_select(0, expand)
+    attention = (
+        None if scores.cross_attention is None else scores.cross_attention.index_select(0, expand)
+    )
     vocab_size = log_probs.shape[1]
     beam_scores = torch.full((num_utterances, beams), -math.inf, device=device)
     beam_scores[:, 0] = 0.0
     sequences = torch.zeros(num_utterances * beams, 0, dtype=torch.long, device=device)
-    history = None if attention is None else attention.new_zeros((num_utterances * beams, 0, *attention.shape[1:]))
+    history = (
+        None
+        if attention is None
+        else attention.new_zeros((num_utterances * beams, 0, *attention.shape[1:]))
+    )
     score_history = torch.zeros(num_utterances * beams, 0, 2, device=device)  # (B * K, t, 2)
     ended: list[list[Hypothesis]] = [[] for _ in range(num_utterances)]
     done = [False] * num_utterances
@@ -193,7 +201,9 @@ def beam_search(
             torch.full_like(log_probs, -math.inf),
             log_probs,
         )
-        totals = (beam_scores.reshape(-1, 1) + log_probs).reshape(num_utterances, beams * vocab_size)
+        totals = (beam_scores.reshape(-1, 1) + log_probs).reshape(
+            num_utterances, beams * vocab_size
+        )
         top_scores, top_indices = totals.topk(min(2 * beams, beams * vocab_size), dim=1)  # (B, 2K)
         rows: list[int] = []
         next_tokens: list[int] = []
@@ -216,7 +226,8 @@ def beam_search(
                                 Hypothesis(
                                     tokens=tuple(tokens),
                                     score=value / len(tokens) ** length_penalty,
-                                    cross_attention=None if history is None
+                                    cross_attention=None
+                                    if history is None
                                     else torch.cat([history[row], attention[row : row + 1]], dim=0),
                                     token_scores=torch.cat([score_history[row], last], dim=0),
                                 )
@@ -239,7 +250,9 @@ def beam_search(
         chosen = token_scores(model_log_probs.index_select(0, order), tokens)  # (B * K, 2)
         score_history = torch.cat([score_history.index_select(0, order), chosen[:, None]], dim=1)
         if history is not None and attention is not None:
-            history = torch.cat([history.index_select(0, order), attention.index_select(0, order)[:, None]], dim=1)
+            history = torch.cat(
+                [history.index_select(0, order), attention.index_select(0, order)[:, None]], dim=1
+            )
         cache = decoder.reorder(cache, order)
         scores, cache = decoder.step(tokens, cache)
         log_probs, attention = scores.log_probs, scores.cross_attention

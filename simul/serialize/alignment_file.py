@@ -43,7 +43,9 @@ def write_alignments(
     if len(set(ids)) != len(ids):
         raise ValueError("`ids` must be distinct, but an instance id repeats.")
     lines = [
-        json.dumps({"id": id_, "lang": lang, "alignment": [list(pair) for pair in sorted(set(pairs))]})
+        json.dumps(
+            {"id": id_, "lang": lang, "alignment": [list(pair) for pair in sorted(set(pairs))]}
+        )
         for id_, pairs in zip(ids, alignments, strict=True)
     ]
     atomic_write_text(Path(path), "".join(line + "\n" for line in lines))
@@ -119,9 +121,7 @@ class AlignmentScores:
     """|G|, gold links over the corpus."""
 
 
-def alignment_scores(
-    predicted: Sequence[Alignment], gold: Sequence[Alignment]
-) -> AlignmentScores:
+def alignment_scores(predicted: Sequence[Alignment], gold: Sequence[Alignment]) -> AlignmentScores:
     """Corpus-level precision, recall and AER of ``predicted`` against ``gold`` (pooled links).
 
     Raises:

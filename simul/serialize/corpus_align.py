@@ -109,7 +109,9 @@ def align_corpus(
         instances = [instance for members in by_split.values() for instance in members]
         missing = next((i for i in instances if lang not in i.target_texts), None)
         if missing is not None:
-            raise ValueError(f"instance {missing.id!r} of {corpus_dir} has no {lang!r} translation.")
+            raise ValueError(
+                f"instance {missing.id!r} of {corpus_dir} has no {lang!r} translation."
+            )
         alignments = align_bitext(
             [i.source_text.split() for i in instances],
             [i.target_texts[lang].split() for i in instances],

@@ -246,7 +246,9 @@ def merge_by_time(
         stream = layout.target_stream(target.lang)
         keyed.extend(
             ((time_ms, rank, position), SerialWord(stream, word))
-            for position, (word, time_ms) in enumerate(zip(target.words, target.times_ms, strict=True))
+            for position, (word, time_ms) in enumerate(
+                zip(target.words, target.times_ms, strict=True)
+            )
         )
     keyed.sort(key=lambda item: item[0])
     return tuple(word for _, word in keyed)
@@ -274,7 +276,9 @@ def order_by_time(
     """
     if not (isinstance(target_lag_ms, (int, float)) and math.isfinite(target_lag_ms)
             and target_lag_ms >= 0):  # fmt: skip
-        raise ValueError(f"`target_lag_ms` must be a finite number >= 0, but is {target_lag_ms!r} instead.")
+        raise ValueError(
+            f"`target_lag_ms` must be a finite number >= 0, but is {target_lag_ms!r} instead."
+        )
     _check_source_times(source_words, source_end_ms)
     timed = []
     for target in targets:

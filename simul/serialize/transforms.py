@@ -173,7 +173,9 @@ class JointTarget:
                 f"its timed `source_words` {timed} must be the whitespace words of "
                 f"`source_text` {source_words}, but differ."
             )
-        return [samples_to_ms(span.end_sample, instance.sample_rate) for span in instance.source_words]
+        return [
+            samples_to_ms(span.end_sample, instance.sample_rate) for span in instance.source_words
+        ]
 
     def __call__(self, instance: Instance) -> str:
         """The tagged serialized text of ``instance``.

@@ -81,9 +81,7 @@ class AlignerConfig:
         if self.num_samplers < 1:
             raise ValueError(f"`num_samplers` must be >= 1, but is {self.num_samplers} instead.")
         if not self.rel_iterations > 0:
-            raise ValueError(
-                f"`rel_iterations` must be > 0, but is {self.rel_iterations} instead."
-            )
+            raise ValueError(f"`rel_iterations` must be > 0, but is {self.rel_iterations} instead.")
         if not 0.0 < self.null_prior < 1.0:
             raise ValueError(f"`null_prior` must be in (0, 1), but is {self.null_prior} instead.")
 
@@ -142,8 +140,10 @@ def symmetrize(forward: Alignment, reverse: Alignment, how: Symmetrization) -> A
         for source, target in sorted(links):
             for step_s, step_t in _NEIGHBOURS:
                 candidate = (source + step_s, target + step_t)
-                if candidate in union and candidate not in links and (
-                    candidate[0] not in aligned_source or candidate[1] not in aligned_target
+                if (
+                    candidate in union
+                    and candidate not in links
+                    and (candidate[0] not in aligned_source or candidate[1] not in aligned_target)
                 ):
                     links.add(candidate)
                     aligned_source.add(candidate[0])
@@ -225,7 +225,9 @@ def eflomal_directions(
                 )
             directions.append(
                 [
-                    parse_pharaoh(line, len(source), len(target), f"eflomal {path.name} line {n + 1}")
+                    parse_pharaoh(
+                        line, len(source), len(target), f"eflomal {path.name} line {n + 1}"
+                    )
                     for n, (line, source, target) in enumerate(
                         zip(text.split("\n"), source_sentences, target_sentences, strict=False)
                     )
@@ -255,6 +257,4 @@ def align_bitext(
     """
     config = config or AlignerConfig()
     forward, reverse = eflomal_directions(source_sentences, target_sentences, config)
-    return [
-        symmetrize(f, r, config.symmetrization) for f, r in zip(forward, reverse, strict=True)
-    ]
+    return [symmetrize(f, r, config.symmetrization) for f, r in zip(forward, reverse, strict=True)]

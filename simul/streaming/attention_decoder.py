@@ -333,7 +333,9 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
         with torch.no_grad():
             source = self.backend.read(state.source, samples, source_finished=source_finished)
         proposal = state.proposal
-        if not state.ended and (proposal is None or self.backend.memory_changed(state.source, source)):
+        if not state.ended and (
+            proposal is None or self.backend.memory_changed(state.source, source)
+        ):
             proposal = self._propose(source, state.written)
         return dataclasses.replace(state, source=source, proposal=proposal)
 
@@ -430,4 +432,3 @@ class AttentionDecoderStreamingModel(StreamingModel[AttentionDecoderState]):
             **self.backend.describe(),
             "decoding": plain_values(self.decoding),
         }
-

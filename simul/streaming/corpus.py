@@ -165,8 +165,12 @@ def simulate_corpus(
             )
         except (ValueError, FileNotFoundError) as error:  # say which instance, then stop
             kind = FileNotFoundError if isinstance(error, FileNotFoundError) else ValueError
-            where = f"{instance.id!r}, {origins[index]}" if origins is not None else repr(instance.id)
-            raise kind(f"stopped at instance {index} ({where}) of {len(instances)}: {error}") from error
+            where = (
+                f"{instance.id!r}, {origins[index]}" if origins is not None else repr(instance.id)
+            )
+            raise kind(
+                f"stopped at instance {index} ({where}) of {len(instances)}: {error}"
+            ) from error
         record = result.to_instance_output(
             index,
             references=stream_references(instance, model.output_streams, target_lang),

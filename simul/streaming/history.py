@@ -35,7 +35,13 @@ from dataclasses import dataclass
 from simul.config import check_positive_int, coerce_enum_fields
 from simul.streaming.tokens import WORD_BOUNDARY
 
-__all__ = ["STRONG_PUNCTUATION", "HistoryConfig", "TextHistory", "kept_audio_start", "kept_text_start"]
+__all__ = [
+    "STRONG_PUNCTUATION",
+    "HistoryConfig",
+    "TextHistory",
+    "kept_audio_start",
+    "kept_text_start",
+]
 
 #: FBK's ``STRONG_PUNCTUATION``: a piece ending in one of these closes the text history.
 STRONG_PUNCTUATION = (".", "!", "?", ":", ";")

@@ -130,7 +130,9 @@ class PChoose(SignalRequest):
     def __post_init__(self) -> None:
         start = self.start_layer
         if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-            raise ValueError(f"`p_choose_start_layer` must be an int >= 0, but is {start!r} instead.")
+            raise ValueError(
+                f"`p_choose_start_layer` must be an int >= 0, but is {start!r} instead."
+            )
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(
                 f"`p_choose_threshold` must be in (0, 1], but is {self.threshold} instead."
@@ -189,7 +191,9 @@ class CandidateScores(SignalRequest):
     def check(self, signals: Signals, where: str) -> None:
         value, count = signals.candidate_scores, len(signals.candidates)
         if value is None:
-            raise ValueError(f"{where}: `candidate_scores` is required by the policy but is missing.")
+            raise ValueError(
+                f"{where}: `candidate_scores` is required by the policy but is missing."
+            )
         shapes = (tuple(value.log_prob.shape), tuple(value.entropy.shape))
         if shapes != ((count,), (count,)):
             raise ValueError(
@@ -274,7 +278,9 @@ class Requirements:
         types = [type(r) for r in found]
         twice = sorted({t.name for t in types if types.count(t) > 1})
         if twice:
-            raise ValueError(f"`requests` must ask for each signal once, but ask twice for {twice}.")
+            raise ValueError(
+                f"`requests` must ask for each signal once, but ask twice for {twice}."
+            )
         object.__setattr__(self, "requests", frozenset(found))
 
     @property

@@ -294,9 +294,7 @@ class ToyModel(StreamingModel[ToyState]):
         """Probability sigmoid(T - f - 1/2) per candidate, and its binary entropy (module doc)."""
         probability = torch.sigmoid(num_frames - aligned.double() - 0.5)  # (C,)
         entropy = torch.special.entr(probability) + torch.special.entr(1 - probability)
-        return CandidateScoresValue(
-            log_prob=probability.log().float(), entropy=entropy.float()
-        )
+        return CandidateScoresValue(log_prob=probability.log().float(), entropy=entropy.float())
 
     def _attention(
         self, aligned: torch.Tensor, offsets: torch.Tensor, num_frames: int

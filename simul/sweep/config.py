@@ -168,7 +168,9 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
-            raise ValueError(f"`executor` must be one of {list(EXECUTORS)}, but is {self.executor!r} instead.")
+            raise ValueError(
+                f"`executor` must be one of {list(EXECUTORS)}, but is {self.executor!r} instead."
+            )
         if self.workers < 0 or self.threads_per_run < 1:
             raise ValueError(
                 f"`workers` must be >= 0 and `threads_per_run` >= 1, but are {self.workers} and "
@@ -192,7 +194,9 @@ class SweepConfig:
                 )
             for name, values in entry.vary.items():
                 if not values:
-                    raise ValueError(f"grid entry {entry.label!r}: `vary.{name}` must list values, but is empty.")
+                    raise ValueError(
+                        f"grid entry {entry.label!r}: `vary.{name}` must list values, but is empty."
+                    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,7 +238,9 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """A readable, unique directory name: label, varied values, segment size, and a hash."""
-        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[
+            :8
+        ]
         values = "-".join(f"{name.split('.')[-1]}{value}" for name, value in self.varied.items())
         readable = "-".join(part for part in (self.label, values, f"{self.segment_ms}ms") if part)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in readable)
@@ -242,7 +248,12 @@ class RunSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (for ``result.json``)."""
-        return {**self.identity(), "varied": self.varied, "threads": self.threads, "run_id": self.run_id}
+        return {
+            **self.identity(),
+            "varied": self.varied,
+            "threads": self.threads,
+            "run_id": self.run_id,
+        }
 
 
 def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
@@ -251,7 +262,9 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
     for name in parents:
         node = node.setdefault(name, {})
         if not isinstance(node, dict):
-            raise ValueError(f"`vary.{dotted}` sets inside {name!r}, which `fixed` gives a plain value.")
+            raise ValueError(
+                f"`vary.{dotted}` sets inside {name!r}, which `fixed` gives a plain value."
+            )
     node[last] = value
 
 
@@ -286,7 +299,9 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     if not data.get("long_form"):
         data.pop("long_form", None)  # sentence-level runs keep the run ids they had before it
     for entry in config.grid:
-        model = OmegaConf.to_container(OmegaConf.structured(entry.model or config.model), resolve=True)
+        model = OmegaConf.to_container(
+            OmegaConf.structured(entry.model or config.model), resolve=True
+        )
         names = list(entry.vary)
         for segment_ms in entry.segment_ms:
             for values in itertools.product(*(list(entry.vary[name]) for name in names)):

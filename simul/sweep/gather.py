@@ -51,7 +51,9 @@ def gather(config: SweepConfig) -> pd.DataFrame:
         oracle = finished_result(output / ORACLE_DIR)
         if oracle is not None:
             for stream, scores in oracle["scores"].items():
-                rows.append({"label": ORACLE_LABEL, "policy": ORACLE_LABEL, "stream": stream, **scores})
+                rows.append(
+                    {"label": ORACLE_LABEL, "policy": ORACLE_LABEL, "stream": stream, **scores}
+                )
             for size, streams in oracle.get("segment_scores", {}).items():
                 for stream, scores in streams.items():
                     rows.append({"label": f"{ORACLE_LABEL} @ {size} ms", "policy": ORACLE_LABEL,
@@ -113,7 +115,15 @@ def write_outputs(config: SweepConfig, table: pd.DataFrame) -> list[Path]:
     atomic_write_text(paths[0], buffer.getvalue())
     quality_columns = [c for c in ("BLEU", "chrF") if c in table.columns]
     latency = [f"{m}{v}" for m in config.latency_metrics for v in ("", "_CA")]
-    columns = ["label", "varied", "segment_ms", "stream", *quality_columns, *latency, "wall_seconds"]
+    columns = [
+        "label",
+        "varied",
+        "segment_ms",
+        "stream",
+        *quality_columns,
+        *latency,
+        "wall_seconds",
+    ]
     atomic_write_text(paths[1], markdown_table(table, columns))
     image = io.BytesIO()
     plot_curves(table, config).savefig(image, format="png", dpi=110)

@@ -252,7 +252,9 @@ def run_oracle(config: SweepConfig) -> dict[str, Any]:
         for size in oracle_segment_sizes(config)
     }
     write_instances_log(directory, records)
-    write_scores(directory, scores, corpus=data.dir, split=data.split, lang=lang, num_instances=len(records))
+    write_scores(
+        directory, scores, corpus=data.dir, split=data.split, lang=lang, num_instances=len(records)
+    )
     corpus = {s: row for s, row in scores.corpus.to_dict(orient="index").items()}
     result = {"identity": identity, "scores": corpus, "segment_scores": segment_scores}
     atomic_write_text(directory / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -326,15 +328,24 @@ def _run_submitit(specs: Sequence[RunSpec], config: SweepConfig, run: Callable) 
     executor.update_parameters(**parameters)
     jobs = executor.map_array(run, list(specs), [str(config.output_dir)] * len(specs))
     failures: dict[str, str] = {}
-    for spec, job in tqdm(list(zip(specs, jobs, strict=True)), desc="sweep", unit="run", disable=progress_bar_disabled(True)):
+    for spec, job in tqdm(
+        list(zip(specs, jobs, strict=True)),
+        desc="sweep",
+        unit="run",
+        disable=progress_bar_disabled(True),
+    ):
         try:
             job.result()
         except Exception as error:  # submitit re-raises the job's error, or a scheduler failure
-            failures[spec.run_id] = f"{type(error).__name__}: {str(error).splitlines()[-1] if str(error) else ''}"
+            failures[spec.run_id] = (
+                f"{type(error).__name__}: {str(error).splitlines()[-1] if str(error) else ''}"
+            )
     return failures
 
 
-def run_sweep(config: SweepConfig, *, run: Callable[[RunSpec, str], Any] = execute_run) -> SweepOutcome:
+def run_sweep(
+    config: SweepConfig, *, run: Callable[[RunSpec, str], Any] = execute_run
+) -> SweepOutcome:
     """Run every unfinished grid point of ``config`` (see the module doc).
 
     Args:
@@ -374,4 +385,6 @@ def run_sweep(config: SweepConfig, *, run: Callable[[RunSpec, str], Any] = execu
     if config.oracle.enabled:
         run_oracle(config)
     executed = tuple(s.run_id for s in todo if s.run_id not in failures)
-    return SweepOutcome(executed=executed, reused=tuple(reused), skipped=tuple(skipped), failed=failures)
+    return SweepOutcome(
+        executed=executed, reused=tuple(reused), skipped=tuple(skipped), failed=failures
+    )

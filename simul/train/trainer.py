@@ -184,7 +184,10 @@ class _Trainer:
         )  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            [partial(self._encoder_factor, base) if is_encoder else base for *_, is_encoder in groups],
+            [
+                partial(self._encoder_factor, base) if is_encoder else base
+                for *_, is_encoder in groups
+            ],
         )
         cuda = self.device.type == "cuda"
         self.amp_dtype = torch.float16 if trainer.amp_dtype == "float16" else torch.bfloat16

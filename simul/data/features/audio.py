@@ -183,12 +183,16 @@ class StreamResampler:
         """
         if self._finished:
             if len(waveform):
-                raise ValueError("`waveform` must be empty after the last chunk, but holds samples.")
+                raise ValueError(
+                    "`waveform` must be empty after the last chunk, but holds samples."
+                )
             return np.zeros(0, dtype=np.float32)
         self._finished = last
         if self._stream is None:
             return waveform
-        out = self._stream.resample_chunk(np.ascontiguousarray(waveform, dtype=np.float32), last=last)
+        out = self._stream.resample_chunk(
+            np.ascontiguousarray(waveform, dtype=np.float32), last=last
+        )
         return np.ascontiguousarray(out, dtype=np.float32)
 
 

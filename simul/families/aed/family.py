@@ -34,7 +34,9 @@ def decode_offline(
         frames, frame_lengths = model.encode(batch.features, batch.feature_lengths)
         memory = model.memory(frames, frame_lengths)
         limits = [
-            max_target_length(int(n), max_len_a=VALIDATION_MAX_LEN_A, max_len_b=VALIDATION_MAX_LEN_B)
+            max_target_length(
+                int(n), max_len_a=VALIDATION_MAX_LEN_A, max_len_b=VALIDATION_MAX_LEN_B
+            )
             for n in frame_lengths
         ]
         hypotheses = beam_search(

@@ -68,8 +68,14 @@ class AedConfig:
     """Share the decoder's output projection with its token embedding."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 0:
-            raise ValueError(f"`vocab_size` must be an int >= 0, but is {self.vocab_size!r} instead.")
+        if (
+            isinstance(self.vocab_size, bool)
+            or not isinstance(self.vocab_size, int)
+            or self.vocab_size < 0
+        ):
+            raise ValueError(
+                f"`vocab_size` must be an int >= 0, but is {self.vocab_size!r} instead."
+            )
         if self.vocab_size:
             for name in ("pad_id", "bos_id", "eos_id"):
                 value = getattr(self, name)
@@ -217,7 +223,9 @@ class AttentionEncoderDecoder(nn.Module):
         """The decoder cache of ``batch_size`` hypotheses before their first token."""
         return self.decoder.empty_cache(batch_size)
 
-    def decode_step(self, tokens: Tensor, memory: DecoderMemory, cache: DecoderCache) -> DecoderStep:
+    def decode_step(
+        self, tokens: Tensor, memory: DecoderMemory, cache: DecoderCache
+    ) -> DecoderStep:
         """The next decoder positions (B, S) after ``cache``: logits and every layer's cross-attention."""
         return self.decoder.step(tokens, memory, cache)
 
@@ -258,7 +266,9 @@ class AttentionEncoderDecoder(nn.Module):
             flat_logits, flat_targets, ignore_index=config.pad_id,
             label_smoothing=config.label_smoothing, reduction="sum",
         )  # fmt: skip
-        nll = F.cross_entropy(flat_logits.detach(), flat_targets, ignore_index=config.pad_id, reduction="sum")
+        nll = F.cross_entropy(
+            flat_logits.detach(), flat_targets, ignore_index=config.pad_id, reduction="sum"
+        )
         num_tokens = int(target_lengths.sum())
         total = ce
         ctc = ce.new_zeros(())
@@ -278,4 +288,3 @@ class AttentionEncoderDecoder(nn.Module):
             num_tokens=num_tokens,
             cross_states=step.cache.cross_states,
         )
-

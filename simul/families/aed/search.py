@@ -48,7 +48,9 @@ class AedStepDecoder(StepDecoder[AedSearchCache]):
         with_attention: return the cross-attention of every layer at every step.
     """
 
-    def __init__(self, model: AttentionEncoderDecoder, memory: DecoderMemory, *, with_attention: bool) -> None:
+    def __init__(
+        self, model: AttentionEncoderDecoder, memory: DecoderMemory, *, with_attention: bool
+    ) -> None:
         self.model = model
         self.memory = memory
         self.with_attention = with_attention
@@ -62,7 +64,9 @@ class AedStepDecoder(StepDecoder[AedSearchCache]):
         log_probs = torch.log_softmax(step.logits[:, -1].float(), dim=-1)  # (N, V)
         attention = None
         if self.with_attention:
-            attention = torch.stack([w[:, :, -1] for w in step.cross_attention], dim=1)  # (N, L, H, T)
+            attention = torch.stack(
+                [w[:, :, -1] for w in step.cross_attention], dim=1
+            )  # (N, L, H, T)
         return StepScores(log_probs=log_probs, cross_attention=attention)
 
     @override
@@ -80,4 +84,6 @@ class AedStepDecoder(StepDecoder[AedSearchCache]):
 
     @override
     def reorder(self, cache: AedSearchCache, order: Tensor) -> AedSearchCache:
-        return AedSearchCache(decoder=cache.decoder.reorder(order), memory=cache.memory.reorder(order))
+        return AedSearchCache(
+            decoder=cache.decoder.reorder(order), memory=cache.memory.reorder(order)
+        )

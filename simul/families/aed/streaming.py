@@ -78,7 +78,9 @@ class AedOptions:
     def __post_init__(self) -> None:
         coerce_enum_fields(self)
         if not isinstance(self.encoder_mode, EncoderMode):
-            raise ValueError(f"`encoder_mode` must be an EncoderMode, but is {self.encoder_mode!r} instead.")
+            raise ValueError(
+                f"`encoder_mode` must be an EncoderMode, but is {self.encoder_mode!r} instead."
+            )
 
 
 @final
@@ -137,7 +139,9 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
         return AedEncoderState(front=self.front.initial_state())
 
     @override
-    def read(self, state: AedEncoderState, samples: Tensor, *, source_finished: bool) -> AedEncoderState:
+    def read(
+        self, state: AedEncoderState, samples: Tensor, *, source_finished: bool
+    ) -> AedEncoderState:
         front = self.front.read(state.front, samples, source_finished=source_finished)
         before, after = self.num_frames(state), int(front.frames.shape[0])
         memory = state.memory
@@ -191,7 +195,9 @@ class AedBackend(SpeechDecoderBackend[AedEncoderState]):
     @override
     def step_decoder(self, state: AedEncoderState) -> AedStepDecoder:
         if state.memory is None:
-            raise ValueError("the decoder needs at least one encoder frame, but none was encoded yet.")
+            raise ValueError(
+                "the decoder needs at least one encoder frame, but none was encoded yet."
+            )
         return AedStepDecoder(self.model, state.memory, with_attention=True)
 
     @override

@@ -111,7 +111,9 @@ def build_s2t_model(config: Any) -> nn.Module:
     return model.eval()
 
 
-def load_s2t_model(config: Any, path: Path, *, map_location: str | torch.device = "cpu") -> nn.Module:
+def load_s2t_model(
+    config: Any, path: Path, *, map_location: str | torch.device = "cpu"
+) -> nn.Module:
     """:func:`build_s2t_model` with the weights of a checkpoint file.
 
     Accepts fairseq2's layout (the state dict, or a dict with it under ``"model"``) and fairseq1's
@@ -128,7 +130,9 @@ def load_s2t_model(config: Any, path: Path, *, map_location: str | torch.device 
     model = build_s2t_model(config)
     payload = load_weights_only(path, map_location, what="a fairseq2 checkpoint")
     if not isinstance(payload, dict):
-        raise ValueError(f"{path} must hold a state dict, but holds {type(payload).__name__} instead.")
+        raise ValueError(
+            f"{path} must hold a state dict, but holds {type(payload).__name__} instead."
+        )
     if isinstance(config, _s2t_conformer.S2TConformerConfig):
         state_dict = _s2t_conformer.convert_s2t_conformer_state_dict(payload, config)
     else:
@@ -137,7 +141,9 @@ def load_s2t_model(config: Any, path: Path, *, map_location: str | torch.device 
         model.load_state_dict(state_dict)
     except RuntimeError as error:
         first = str(error).splitlines()[0]
-        raise ValueError(f"{path} does not fit the {type(config).__name__} given: {first}") from None
+        raise ValueError(
+            f"{path} does not fit the {type(config).__name__} given: {first}"
+        ) from None
     return model.eval()
 
 
@@ -242,7 +248,9 @@ class Fairseq2StepDecoder(StepDecoder[Fairseq2SearchCache]):
         self.recorder.weights.clear()
         layout = _nn.BatchLayout.of(tokens)
         seqs, layout = self.model.decoder_frontend(tokens, layout, state_bag=cache.bag)
-        out = self.model.decoder(seqs, layout, cache.encoder_output, cache.encoder_layout, state_bag=cache.bag)
+        out = self.model.decoder(
+            seqs, layout, cache.encoder_output, cache.encoder_layout, state_bag=cache.bag
+        )
         cache.bag.increment_step_nr(tokens.shape[1])
         logits = self.model.final_proj(out[:, -1:])[:, 0]  # (N, V)
         weights = self.recorder.weights
@@ -253,7 +261,9 @@ class Fairseq2StepDecoder(StepDecoder[Fairseq2SearchCache]):
                 "once (expose_cross_attention) and use that recorder."
             )
         attention = torch.stack([w[:, :, -1] for w in weights], dim=1).float()  # (N, L, H, T)
-        return StepScores(log_probs=torch.log_softmax(logits.float(), dim=-1), cross_attention=attention)
+        return StepScores(
+            log_probs=torch.log_softmax(logits.float(), dim=-1), cross_attention=attention
+        )
 
     @override
     def start(self, prefix: Tensor) -> tuple[StepScores, Fairseq2SearchCache]:
@@ -262,15 +272,21 @@ class Fairseq2StepDecoder(StepDecoder[Fairseq2SearchCache]):
         tokens = torch.cat([starts, prefix.to(device)], dim=1)  # (N, len(start) + P)
         # +1: fairseq2 requires the step number to stay below max_num_steps.
         bag = _nn.IncrementalStateBag(max(self.max_num_steps, tokens.shape[1]) + 1)
-        cache = Fairseq2SearchCache(bag=bag, encoder_output=self.encoder_output, encoder_layout=self.encoder_layout)
+        cache = Fairseq2SearchCache(
+            bag=bag, encoder_output=self.encoder_output, encoder_layout=self.encoder_layout
+        )
         return self._run(tokens, cache), cache
 
     @override
-    def step(self, tokens: Tensor, cache: Fairseq2SearchCache) -> tuple[StepScores, Fairseq2SearchCache]:
+    def step(
+        self, tokens: Tensor, cache: Fairseq2SearchCache
+    ) -> tuple[StepScores, Fairseq2SearchCache]:
         return self._run(tokens.to(self.encoder_output.device)[:, None], cache), cache
 
     @override
     def reorder(self, cache: Fairseq2SearchCache, order: Tensor) -> Fairseq2SearchCache:
         cache.bag.reorder(order)
         output = cache.encoder_output.index_select(0, order)
-        return Fairseq2SearchCache(bag=cache.bag, encoder_output=output, encoder_layout=_nn.BatchLayout.of(output))
+        return Fairseq2SearchCache(
+            bag=cache.bag, encoder_output=output, encoder_layout=_nn.BatchLayout.of(output)
+        )

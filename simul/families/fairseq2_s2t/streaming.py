@@ -108,13 +108,17 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
         return Fairseq2EncoderState(fbank=self._fbank.initial_state(), features=features)
 
     @override
-    def read(self, state: Fairseq2EncoderState, samples: Tensor, *, source_finished: bool) -> Fairseq2EncoderState:
+    def read(
+        self, state: Fairseq2EncoderState, samples: Tensor, *, source_finished: bool
+    ) -> Fairseq2EncoderState:
         features, fbank = self._fbank.step(state.fbank, samples)  # (n, F)
         if features.shape[0] == 0:
             return dataclasses.replace(state, fbank=fbank)
         received = torch.cat([state.features, features.to(self._device)], dim=0)  # (N, F)
         output, layout = encode(self.model, received)
-        return Fairseq2EncoderState(fbank=fbank, features=received, encoder_output=output, encoder_layout=layout)
+        return Fairseq2EncoderState(
+            fbank=fbank, features=received, encoder_output=output, encoder_layout=layout
+        )
 
     @override
     def num_frames(self, state: Fairseq2EncoderState) -> int:
@@ -122,14 +126,20 @@ class Fairseq2Backend(SpeechDecoderBackend[Fairseq2EncoderState]):
 
     @override
     def memory_changed(self, before: Fairseq2EncoderState, after: Fairseq2EncoderState) -> bool:
-        return after.encoder_output is not before.encoder_output  # full context: every frame changes
+        return (
+            after.encoder_output is not before.encoder_output
+        )  # full context: every frame changes
 
     @override
     def step_decoder(self, state: Fairseq2EncoderState) -> Fairseq2StepDecoder:
         if state.encoder_output is None:
-            raise ValueError("the decoder needs at least one encoder frame, but none was encoded yet.")
+            raise ValueError(
+                "the decoder needs at least one encoder frame, but none was encoded yet."
+            )
         limit = max_target_length(
-            self.num_frames(state), max_len_a=self.decoding.max_len_a, max_len_b=self.decoding.max_len_b
+            self.num_frames(state),
+            max_len_a=self.decoding.max_len_a,
+            max_len_b=self.decoding.max_len_b,
         )
         return Fairseq2StepDecoder(
             self.model, self.recorder, state.encoder_output, state.encoder_layout,
@@ -179,5 +189,9 @@ def fairseq2_streaming_model(
         start_ids=(tokenizer.eos_id,) if start_ids is None else start_ids,
     )  # fmt: skip
     return AttentionDecoderStreamingModel(
-        backend, tokenizer.id_to_piece, eos_id=tokenizer.eos_id, decoding=decoding, name="fairseq2_s2t"
+        backend,
+        tokenizer.id_to_piece,
+        eos_id=tokenizer.eos_id,
+        decoding=decoding,
+        name="fairseq2_s2t",
     )

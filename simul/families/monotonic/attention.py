@@ -348,7 +348,9 @@ class MonotonicCrossAttention(nn.Module):
         num_frames: int,
     ) -> tuple[Tensor, HardReading]:
         """Decoding: each head walks to its first step with p_choose >= threshold (see the module doc)."""
-        p_choose = torch.sigmoid(_at_least_float32(energy) / self.config.temperature)  # (B, H, S, T')
+        p_choose = torch.sigmoid(
+            _at_least_float32(energy) / self.config.temperature
+        )  # (B, H, S, T')
         num_steps = p_choose.shape[-1]
         steps = torch.arange(num_steps, device=p_choose.device)
         last = (step_lengths - 1)[:, None]  # (B, 1)
@@ -377,7 +379,9 @@ class MonotonicCrossAttention(nn.Module):
             weights = (frames == stop_frame[..., None]).to(p_choose.dtype)  # (B, H, S, T) one-hot
         else:
             allowed = frames <= stop_frame[..., None]
-            weights = torch.softmax(_at_least_float32(soft_energy).masked_fill(~allowed, -math.inf), dim=-1)
+            weights = torch.softmax(
+                _at_least_float32(soft_energy).masked_fill(~allowed, -math.inf), dim=-1
+            )
         reading = HardReading(
             threshold=state.threshold,
             stops=stops,

@@ -70,7 +70,11 @@ class TransducerFamily(Family[TransducerConfig, Transducer, SearchConfig]):
 
     @override
     def streaming_model(
-        self, model: Transducer, assets: ModelAssets, options: SearchConfig, streams: tuple[str, ...]
+        self,
+        model: Transducer,
+        assets: ModelAssets,
+        options: SearchConfig,
+        streams: tuple[str, ...],
     ) -> TransducerStreamingModel:
         tags = assets.tokenizer.tags
         stream_of_tag: dict[int, Any] = (
