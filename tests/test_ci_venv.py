@@ -129,3 +129,32 @@ def test_an_editable_install_left_by_the_old_script_is_removed(tmp_path: Path) -
     assert _site_packages_mentions(venv, "simul") == []
     after = subprocess.run(bare, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert after.returncode != 0  # outside .ci/venv, no checkout is imported by accident
+
+
+_POOL_MAIN = """import multiprocessing
+
+
+def _square(x):
+    return x * x
+
+
+def main():
+    with multiprocessing.get_context("forkserver").Pool(2) as pool:
+        print(sum(pool.map(_square, range(4))))
+    return 0
+"""
+
+
+def test_the_simul_launcher_runs_process_pools(tmp_path: Path) -> None:
+    """Regression: forkserver/spawn children re-run the main script; the unguarded launcher ran the
+    whole command in every pool worker and `simul demo` hung building its corpus."""
+    checkout = _checkout(tmp_path / "c", "C")
+    (checkout / "simul" / "cli" / "main.py").write_text(_POOL_MAIN)
+    env = _env(tmp_path)
+    _venv(checkout, env, with_pip=False)
+    result = subprocess.run(
+        ["bash", str(checkout / ".ci" / "venv"), "simul"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "14"
